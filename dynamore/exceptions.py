@@ -1,0 +1,229 @@
+"""Every error dynamore raises, in one tree under :class:`DynamoreError`.
+
+::
+
+    DynamoreError
+    ├── ValidationError (also ValueError)      bad input, raised before any request is sent
+    │   └── SchemaError                         an Entity's SCHEMA itself is invalid
+    ├── UnsupportedTypeError (also TypeError)  a value with no DynamoDB form
+    ├── ConfigurationError                     no region, no credentials, bad endpoint ...
+    ├── TransportError                         the connection failed and retries ran out
+    │   └── ResponseTimeout                      no complete answer within the read timeout
+    ├── ServiceError                           DynamoDB answered with an error (code, status, ...)
+    │   ├── ConditionalCheckFailed               .item: the current item when it was asked for
+    │   ├── TransactionCanceled                  .reasons: one entry per action
+    │   ├── ThrottlingError                      throttled and retries ran out
+    │   ├── ResourceNotFound                     no such table or index
+    │   ├── ServiceValidationError               DynamoDB's ValidationException
+    │   ├── ExpiredCredentials                   the token expired (refreshed and retried once)
+    │   └── ChecksumMismatch                     x-amz-crc32 did not match the body
+    ├── BatchIncomplete                        batch retries ran out; .unprocessed lists what is left
+    └── EntityError                            the REST verbs of DynamoDbProxy
+        ├── AlreadyExists                        post of an id that exists
+        ├── NotFound                             put/patch/delete of an id that does not exist
+        └── PreconditionFailed                   a ``pre`` hook returned False; nothing written
+
+Service errors are built from the ``__type`` suffix of DynamoDB's error body through
+:data:`SERVICE_ERRORS`; an unknown code becomes a plain :class:`ServiceError` that keeps the
+code, message, HTTP status and request id, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "SERVICE_ERRORS",
+    "AlreadyExists",
+    "BatchIncomplete",
+    "ChecksumMismatch",
+    "ConditionalCheckFailed",
+    "ConfigurationError",
+    "DynamoreError",
+    "EntityError",
+    "ExpiredCredentials",
+    "NotFound",
+    "PreconditionFailed",
+    "ResourceNotFound",
+    "ResponseTimeout",
+    "SchemaError",
+    "ServiceError",
+    "ServiceValidationError",
+    "ThrottlingError",
+    "TransactionCanceled",
+    "TransportError",
+    "UnsupportedTypeError",
+    "ValidationError",
+    "service_error",
+]
+
+
+class DynamoreError(Exception):
+    """Base class of every error raised by dynamore."""
+
+
+class ValidationError(DynamoreError, ValueError):
+    """Input that DynamoDB (or an Entity's schema) cannot accept; nothing was sent.
+
+    ``path`` names the attribute (``"meta.when[2]"``, empty for the whole value) and ``rule``
+    the rule that was broken, e.g. ``"at most 38 significant digits"``.
+
+    >>> raise ValidationError("score", "NaN is not a DynamoDB number")
+    Traceback (most recent call last):
+    ...
+    dynamore.exceptions.ValidationError: score: NaN is not a DynamoDB number
+    """
+
+    def __init__(self, path: str, rule: str) -> None:
+        self.path = path
+        self.rule = rule
+        super().__init__(f"{path}: {rule}" if path else rule)
+
+
+class SchemaError(ValidationError):
+    """An Entity's ``SCHEMA`` is not a valid JSON Schema (raised at class creation)."""
+
+
+class UnsupportedTypeError(DynamoreError, TypeError):
+    """A Python value whose type has no DynamoDB form (datetime, object, complex ...)."""
+
+    def __init__(self, path: str, value_type: type) -> None:
+        self.path = path
+        self.value_type = value_type
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{value_type.__name__} has no DynamoDB attribute type")
+
+
+class ConfigurationError(DynamoreError):
+    """The client cannot be set up: no region, no credentials, an unusable endpoint ..."""
+
+
+class TransportError(DynamoreError):
+    """The connection to DynamoDB failed, and kept failing after every retry."""
+
+
+class ResponseTimeout(TransportError):
+    """No complete response arrived within the read timeout."""
+
+
+class ServiceError(DynamoreError):
+    """DynamoDB answered with an error.
+
+    Attributes: ``code`` (the ``__type`` suffix, e.g. ``"ValidationException"``), ``message``,
+    ``status`` (HTTP status) and ``request_id`` (``x-amzn-RequestId``, for AWS support).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 400,
+        request_id: Optional[str] = None,
+        body: Optional[dict[str, Any]] = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.body = body if body is not None else {}
+        text = f"{code}: {message}" if message else code
+        if request_id:
+            text += f" (HTTP {status}, request id {request_id})"
+        super().__init__(text)
+
+
+class ConditionalCheckFailed(ServiceError):
+    """A condition expression was false. ``item`` is the current item (decoded) when the
+    request asked for ``ReturnValuesOnConditionCheckFailure: ALL_OLD`` and one exists."""
+
+    item: Optional[dict[str, Any]] = None
+
+
+class TransactionCanceled(ServiceError):
+    """A transaction was cancelled; ``reasons`` has one dict per action, in request order,
+    each with ``Code`` (``"None"`` for actions that were fine), ``Message`` and, for a failed
+    condition that asked for it, the decoded ``Item``."""
+
+    reasons: list[dict[str, Any]]
+
+    def __init__(self, code: str, message: str, **kwargs: Any) -> None:
+        super().__init__(code, message, **kwargs)
+        self.reasons = []
+
+
+class ThrottlingError(ServiceError):
+    """DynamoDB throttled the request (or the account), and retries ran out."""
+
+
+class ResourceNotFound(ServiceError):
+    """The table or index does not exist (or is not active yet)."""
+
+
+class ServiceValidationError(ServiceError):
+    """DynamoDB's own ``ValidationException``: the request broke one of its rules."""
+
+
+class ExpiredCredentials(ServiceError):
+    """The security token has expired; the client refreshes credentials and retries once."""
+
+
+class ChecksumMismatch(ServiceError):
+    """The response body did not match its ``x-amz-crc32`` header (retried)."""
+
+
+class BatchIncomplete(DynamoreError):
+    """A batch operation gave up with work left; ``unprocessed`` holds every item or key
+    that was not written or read, so the caller can retry or record them."""
+
+    def __init__(self, message: str, unprocessed: list[Any]) -> None:
+        self.unprocessed = unprocessed
+        super().__init__(f"{message}: {len(unprocessed)} left unprocessed")
+
+
+class EntityError(DynamoreError):
+    """Base of the errors of :class:`dynamore.dynamodb_proxy.DynamoDbProxy`'s verbs."""
+
+
+class AlreadyExists(EntityError):
+    """``post`` found an item with the same id; nothing was written."""
+
+
+class NotFound(EntityError):
+    """``put``, ``patch`` or ``delete`` found no item with that id; nothing was written."""
+
+
+class PreconditionFailed(EntityError):
+    """The entity's ``pre`` hook returned False; nothing was written."""
+
+
+SERVICE_ERRORS: dict[str, type[ServiceError]] = {
+    "ConditionalCheckFailedException": ConditionalCheckFailed,
+    "TransactionCanceledException": TransactionCanceled,
+    "ResourceNotFoundException": ResourceNotFound,
+    "ValidationException": ServiceValidationError,
+    "ExpiredTokenException": ExpiredCredentials,
+    "ProvisionedThroughputExceededException": ThrottlingError,
+    "ThrottlingException": ThrottlingError,
+    "RequestLimitExceeded": ThrottlingError,
+    "Throttling": ThrottlingError,
+    "ThrottledException": ThrottlingError,
+    "RequestThrottledException": ThrottlingError,
+    "TooManyRequestsException": ThrottlingError,
+    "RequestThrottled": ThrottlingError,
+    "SlowDown": ThrottlingError,
+    "BandwidthLimitExceeded": ThrottlingError,
+}
+
+
+def service_error(
+    code: str,
+    message: str,
+    *,
+    status: int = 400,
+    request_id: Optional[str] = None,
+    body: Optional[dict[str, Any]] = None,
+) -> ServiceError:
+    """Build the right :class:`ServiceError` subclass for an error code (``__type`` suffix)."""
+    cls = SERVICE_ERRORS.get(code, ServiceError)
+    return cls(code, message, status=status, request_id=request_id, body=body)

@@ -1,0 +1,52 @@
+"""Shared fixtures: one DynamoDB Local per test session, one fresh table per test.
+
+Tests that take neither ``ddb_endpoint`` nor ``table`` never start a server. When
+``DDB_ENDPOINT`` is set, that server is used and nothing is started.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dynamore._ddblocal import DynamoDBLocal
+from tests import ddb_admin
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Credentials and region for DynamoDB Local (it accepts any); set before any client is built so
+# no test ever reaches for a real account. setdefault keeps what a developer exported.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+
+@pytest.fixture(scope="session")
+def ddb_endpoint() -> Iterator[str]:
+    """Endpoint URL of DynamoDB Local: ``$DDB_ENDPOINT`` if set, else one started here."""
+    given = os.environ.get("DDB_ENDPOINT")
+    if given:
+        yield given
+        return
+    home = Path(os.environ.get("DYNAMORE_DDB_HOME") or ROOT / ".ddb")
+    with DynamoDBLocal(home) as server:
+        yield server.endpoint
+
+
+@pytest.fixture
+def table(ddb_endpoint: str) -> Iterator[str]:
+    """A new table (string PK hash key, string SK range key, on-demand) deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    ddb_admin.create_table(ddb_endpoint, name)
+    try:
+        yield name
+    finally:
+        ddb_admin.delete_table(ddb_endpoint, name)

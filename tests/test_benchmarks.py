@@ -1,0 +1,60 @@
+"""Every benchmark module runs in quick mode, so benchmarks cannot rot; the harness itself.
+
+Nothing here looks at how fast anything was: only that each module measured what it claims.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import __main__ as bench_main
+from benchmarks.harness import BASELINE, Context, Result, Suite, format_table, measure
+
+
+@pytest.mark.parametrize("name", bench_main.module_names())
+def test_module_runs_in_quick_mode(name: str, ddb_endpoint: str) -> None:
+    results = bench_main.run_module(name, Context(endpoint=ddb_endpoint, quick=True))
+    assert results, f"{name} measured nothing"
+    cases = {r.case for r in results}
+    for case in cases:
+        impls = [r.impl for r in results if r.case == case]
+        assert BASELINE in impls, f"{name}/{case} has no dynamore row"
+        assert len(impls) >= 2, f"{name}/{case} compares dynamore with no peer"
+    assert all(r.cpu_us >= 0 and r.wall_us > 0 for r in results)
+    table = format_table(results)
+    assert all(case in table for case in cases)
+
+
+def test_main_writes_json(tmp_path: Path, ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DDB_ENDPOINT", ddb_endpoint)
+    out = tmp_path / "r.json"
+    assert bench_main.main(["--quick", "--only", "bench_harness", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["meta"]["quick"] is True
+    assert {r["impl"] for r in data["results"]} == {"dynamore", "json.dumps defaults"}
+
+
+def test_measure_counts_calls_and_returns_per_call_medians() -> None:
+    calls = []
+    cpu, wall = measure(lambda: calls.append(1), ops=50, rounds=3, warmup=5)
+    assert len(calls) == 5 + 50 * 3
+    assert cpu >= 0 and wall > 0
+
+
+def test_suite_interleaves_and_ratio_is_peer_over_dynamore() -> None:
+    order: list[str] = []
+    suite = Suite("t", Context("http://unused", quick=True), warmup=1)
+    suite.add("c", "dynamore", lambda: order.append("d"), ops=1)
+    suite.add("c", "peer", lambda: order.append("p"), ops=1)
+    results = suite.run()
+    assert order == ["d", "p"] + ["d", "p"] * 3  # one warm-up each, then 3 alternating rounds
+    fake = [
+        Result("t", "c", "dynamore", 1, 1, cpu_us=10.0, wall_us=20.0),
+        Result("t", "c", "peer", 1, 1, cpu_us=80.0, wall_us=40.0),
+    ]
+    peer_line = format_table(fake).splitlines()[-1]
+    assert peer_line.split()[-2:] == ["8.0x", "2.0x"]
+    assert [r.impl for r in results] == ["dynamore", "peer"]
