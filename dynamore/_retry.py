@@ -1,0 +1,163 @@
+"""Which failures are worth another attempt, and how long to wait before it.
+
+The rules are botocore's "standard" retry mode (1.44): throttling and transient error codes,
+HTTP 429 and 5xx statuses, connection failures, and a response that failed its CRC32 check;
+full-jitter exponential backoff with a longer base for throttling (1 s) than for transient
+errors (25 ms, botocore's figure for DynamoDB), capped at 20 s.
+
+An expired token is not retried here: the client invalidates its credentials and retries
+once itself (see :class:`~dynamore.exceptions.ExpiredCredentials`).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional
+
+from dynamore._config import DEFAULT_MAX_ATTEMPTS
+from dynamore.exceptions import (
+    ChecksumMismatch,
+    ConfigurationError,
+    ServiceError,
+    TransportError,
+)
+
+__all__ = [
+    "DEFAULT_BACKOFF_CAP",
+    "DEFAULT_THROTTLE_BASE",
+    "DEFAULT_TRANSIENT_BASE",
+    "THROTTLE",
+    "THROTTLING_CODES",
+    "THROTTLING_STATUSES",
+    "TRANSIENT",
+    "TRANSIENT_CODES",
+    "TRANSIENT_STATUSES",
+    "RetryPolicy",
+    "classify",
+]
+
+#: Kinds of retryable failure, as returned by :func:`classify`.
+THROTTLE = "throttle"
+TRANSIENT = "transient"
+
+#: Error codes (``__type`` suffixes) that mean "slow down".
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+
+#: Error codes that mean "try again": the generic timeouts, and DynamoDB's
+#: ReplicatedWriteConflictException (409), which its service model marks retryable.
+#: PriorRequestNotComplete is in both sets; throttling wins, as in botocore.
+TRANSIENT_CODES = frozenset(
+    {
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "ReplicatedWriteConflictException",
+    }
+)
+
+#: HTTP statuses retried whatever the error code.
+THROTTLING_STATUSES = frozenset({429})
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+
+#: Backoff bases in seconds (botocore standard mode: 1 s when throttled; 25 ms otherwise for
+#: DynamoDB, 50 ms for other services) and the cap on any one delay.
+DEFAULT_THROTTLE_BASE = 1.0
+DEFAULT_TRANSIENT_BASE = 0.025
+DEFAULT_BACKOFF_CAP = 20.0
+
+
+def classify(error: BaseException) -> Optional[str]:
+    """``"throttle"``, ``"transient"`` or None (not worth retrying) for a failed attempt.
+
+    >>> classify(ServiceError("ProvisionedThroughputExceededException", "slow down"))
+    'throttle'
+    >>> classify(ServiceError("ConditionalCheckFailedException", "no")) is None
+    True
+    """
+    if isinstance(error, ServiceError):
+        if isinstance(error, ChecksumMismatch):
+            return TRANSIENT
+        code = error.code
+        if code in THROTTLING_CODES:
+            return THROTTLE
+        if code in TRANSIENT_CODES:
+            return TRANSIENT
+        status = error.status
+        if status in THROTTLING_STATUSES:
+            return THROTTLE
+        if status in TRANSIENT_STATUSES:
+            return TRANSIENT
+        return None
+    if isinstance(error, TransportError):
+        return TRANSIENT
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Where a call stands in its attempts; immutable, :meth:`next` gives the next state.
+
+    ``attempt`` is the attempt being made (1 = the first), ``max_attempts`` counts them all.
+    ``jitter`` returns a float in [0, 1); inject a constant to test without randomness.
+
+    >>> policy = RetryPolicy(jitter=lambda: 0.5)
+    >>> policy, delay = policy.next(ServiceError("ThrottlingException", "", status=400))
+    >>> policy.attempt, delay
+    (2, 0.5)
+    """
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    attempt: int = 1
+    throttle_base: float = DEFAULT_THROTTLE_BASE
+    transient_base: float = DEFAULT_TRANSIENT_BASE
+    cap: float = DEFAULT_BACKOFF_CAP
+    jitter: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ConfigurationError(f"max_attempts must be an int, not {self.max_attempts!r}")
+        if self.max_attempts < 1:
+            raise ConfigurationError(f"max_attempts must be >= 1, not {self.max_attempts}")
+        if self.attempt < 1:
+            raise ConfigurationError(f"attempt counts from 1, not {self.attempt}")
+        if min(self.throttle_base, self.transient_base, self.cap) < 0:
+            raise ConfigurationError("backoff bases and cap must not be negative")
+
+    def backoff(self, kind: str) -> float:
+        """Seconds to wait after the current attempt failed with a ``kind`` error."""
+        if kind == THROTTLE:
+            base = self.throttle_base
+        elif kind == TRANSIENT:
+            base = self.transient_base
+        else:
+            raise ValueError(f"kind is {THROTTLE!r} or {TRANSIENT!r}, not {kind!r}")
+        # The exponent is clamped: the cap is reached long before, and 2.0 ** 1024 overflows.
+        return self.jitter() * min(base * 2.0 ** min(self.attempt - 1, 64), self.cap)
+
+    def next(self, error: BaseException) -> tuple[RetryPolicy, float]:
+        """The state for the next attempt and the seconds to sleep before it.
+
+        Raises ``error`` itself (same object, ``__cause__`` kept) when it is not retryable or
+        this was the last attempt.
+        """
+        kind = classify(error)
+        if kind is None or self.attempt >= self.max_attempts:
+            raise error
+        return replace(self, attempt=self.attempt + 1), self.backoff(kind)
