@@ -21,7 +21,10 @@
     └── EntityError                            the REST verbs of DynamoDbProxy
         ├── AlreadyExists                        post of an id that exists
         ├── NotFound                             put/patch/delete of an id that does not exist
-        └── PreconditionFailed                   a ``pre`` hook returned False; nothing written
+        ├── PreconditionFailed                   a ``pre`` hook returned False; nothing written
+        └── ConcurrentUpdate                     the item kept changing under a read-merge-write
+
+    SchemaWarning (a UserWarning)              an Entity's SCHEMA has keywords JSON Schema ignores
 
 Service errors are built from the ``__type`` suffix of DynamoDB's error body through
 :data:`SERVICE_ERRORS`; an unknown code becomes a plain :class:`ServiceError` that keeps the
@@ -37,6 +40,7 @@ __all__ = [
     "AlreadyExists",
     "BatchIncomplete",
     "ChecksumMismatch",
+    "ConcurrentUpdate",
     "ConditionalCheckFailed",
     "ConfigurationError",
     "DynamoreError",
@@ -48,6 +52,7 @@ __all__ = [
     "ResponseTimeout",
     "SchemaError",
     "ServiceError",
+    "SchemaWarning",
     "ServiceValidationError",
     "ThrottlingError",
     "TransactionCanceled",
@@ -195,6 +200,15 @@ class NotFound(EntityError):
 
 class PreconditionFailed(EntityError):
     """The entity's ``pre`` hook returned False; nothing was written."""
+
+
+class ConcurrentUpdate(EntityError):
+    """A read-merge-write found the item changed by another writer on every attempt; nothing
+    was overwritten. Retry later, or re-read and decide."""
+
+
+class SchemaWarning(UserWarning):
+    """An Entity's SCHEMA uses a keyword JSON Schema does not know (it would be ignored)."""
 
 
 SERVICE_ERRORS: dict[str, type[ServiceError]] = {
