@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,12 @@ def table(ddb_endpoint: str) -> Iterator[str]:
         yield name
     finally:
         ddb_admin.delete_table(ddb_endpoint, name)
+
+
+@pytest.fixture
+def client(ddb_endpoint: str) -> Iterator[Any]:
+    """A dynamore Client for the test server, closed afterwards."""
+    from dynamore._client import Client
+
+    with Client(endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")) as c:
+        yield c

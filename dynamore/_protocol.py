@@ -1,0 +1,166 @@
+"""One DynamoDB JSON-protocol exchange: sign, send, check, map errors, retry.
+
+The :class:`Wire` is what every Client operation calls with an operation name and a payload of
+wire-form JSON; it returns the decoded response JSON or raises a ``dynamore.exceptions`` error.
+It owns no knowledge of the operations themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from dynamore._credentials import CredentialProvider
+from dynamore._http import Response, Transport
+from dynamore._retry import RetryPolicy, classify
+from dynamore._signing import Signer
+from dynamore.codec import decode_item
+from dynamore.exceptions import (
+    ChecksumMismatch,
+    ConditionalCheckFailed,
+    ExpiredCredentials,
+    ServiceError,
+    TransactionCanceled,
+    TransportError,
+    ValidationError,
+    service_error,
+)
+
+__all__ = ["Stats", "Wire", "error_from_response"]
+
+# Compact separators: smaller bodies; ensure_ascii=False: UTF-8 text is shorter than \u escapes.
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+class Stats:
+    """Counters of one client's retries, kept for batch loaders' reports (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retries = 0
+        self.throttles = 0
+
+    def record(self, kind: str) -> None:
+        with self._lock:
+            self.retries += 1
+            if kind == "throttle":
+                self.throttles += 1
+
+    def __repr__(self) -> str:
+        return f"<Stats retries={self.retries} throttles={self.throttles}>"
+
+
+def _decode_cancellation_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for reason in reasons:
+        entry = dict(reason)
+        if "Item" in entry:
+            entry["Item"] = decode_item(entry["Item"])
+        entry.setdefault("Code", "None")
+        out.append(entry)
+    return out
+
+
+def error_from_response(response: Response) -> ServiceError:
+    """Map a non-200 DynamoDB response to the matching :class:`ServiceError` subclass."""
+    request_id = response.headers.get("x-amzn-requestid")
+    try:
+        body = _loads(response.body) if response.body else {}
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    raw_type = str(body.get("__type", ""))
+    code = raw_type.rsplit("#", 1)[-1] or f"HTTP{response.status}"
+    message = str(body.get("message", body.get("Message", "")))
+    if not message and not body and response.body:
+        message = response.body[:200].decode("utf-8", "replace")
+    error = service_error(
+        code, message, status=response.status, request_id=request_id, body=body
+    )
+    if isinstance(error, ConditionalCheckFailed) and "Item" in body:
+        error.item = decode_item(body["Item"])
+    elif isinstance(error, TransactionCanceled):
+        error.reasons = _decode_cancellation_reasons(body.get("CancellationReasons", []))
+    return error
+
+
+class Wire:
+    """Sends operations to one DynamoDB endpoint, with signing, CRC checks and retries."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        signer: Signer,
+        credentials: CredentialProvider,
+        retry: RetryPolicy,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.transport = transport
+        self.signer = signer
+        self.credentials = credentials
+        self.retry = retry
+        self.stats = Stats()
+        self._sleep = sleep
+        self._clock = clock
+
+    def encode(self, payload: dict[str, Any]) -> bytes:
+        """The request body for ``payload``; a lone surrogate in a string is a ValidationError."""
+        try:
+            return _dumps(payload).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
+            ) from exc
+
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send ``operation`` with ``payload`` (wire-form JSON); return the response JSON."""
+        return self.send(operation, self.encode(payload))
+
+    def send(self, operation: str, body: bytes) -> dict[str, Any]:
+        """Send an already-encoded body, retrying as the policy allows."""
+        policy = self.retry
+        refreshed = False
+        while True:
+            headers = self.signer.headers(operation, body, self.credentials.get(), self._clock())
+            try:
+                response = self.transport.send(headers, body)
+                return self._parse(response)
+            except ExpiredCredentials:
+                if refreshed:
+                    raise
+                refreshed = True
+                self.credentials.invalidate()
+            except (ServiceError, TransportError) as error:
+                kind = classify(error)
+                policy, delay = policy.next(error)
+                self.stats.record(kind or "transient")
+                if delay > 0:
+                    self._sleep(delay)
+
+    @staticmethod
+    def _parse(response: Response) -> dict[str, Any]:
+        crc = response.headers.get("x-amz-crc32")
+        if crc is not None and zlib.crc32(response.body) != int(crc):
+            raise ChecksumMismatch(
+                "ChecksumMismatch",
+                "the response body does not match its x-amz-crc32 header",
+                status=response.status,
+                request_id=response.headers.get("x-amzn-requestid"),
+            )
+        if response.status != 200:
+            raise error_from_response(response)
+        result: dict[str, Any] = _loads(response.body) if response.body else {}
+        return result
+
+    def close(self) -> None:
+        """Close the transport's connections."""
+        self.transport.close()
+
