@@ -594,6 +594,40 @@ class Client:
         response = self._wire.call("TransactGetItems", {"TransactItems": gets})
         return [self._decode(r.get("Item")) for r in response.get("Responses", [])]
 
+    # -- batches (dynamore/_batch.py) -------------------------------------------------------------
+
+    def batch_write(
+        self,
+        table: str,
+        puts: Iterable[Mapping[str, Any]] = (),
+        deletes: Iterable[Mapping[str, Any]] = (),
+        **options: Any,
+    ) -> None:
+        """Write ``puts`` (whole items) and delete ``deletes`` (keys), in as many
+        BatchWriteItem requests as DynamoDB's limits need, retrying unprocessed items with
+        backoff; BatchIncomplete carries whatever is left when retries run out."""
+        from dynamore._batch import batch_write
+
+        batch_write(self._wire, table, puts, deletes, **options)
+
+    def batch_get(
+        self,
+        table: str,
+        keys: Iterable[Mapping[str, Any]],
+        *,
+        projection: Projection = None,
+        consistent: bool = False,
+        **options: Any,
+    ) -> list[Item]:
+        """The items with ``keys`` that exist, in the order of ``keys``, in as many
+        BatchGetItem requests as needed; unprocessed keys are retried with backoff."""
+        from dynamore._batch import batch_get
+
+        return batch_get(
+            self._wire, table, keys, projection=projection, consistent=consistent,
+            use_decimal=self.use_decimal, **options,
+        )
+
     # -- tables --------------------------------------------------------------------------------
 
     def create_table(

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 from dynamore._client import Client
@@ -226,6 +226,14 @@ class DynamoDbProxy:
         result = entity_class.strip_keys(old)
         entity_class.post("DELETE", result)
         return result
+
+    def load(self, entity_class: EntityClass, items: Iterable[Item], **options: Any) -> Any:
+        """Bulk-load ``items`` (any iterable, read lazily): validate each with the entity's
+        compiled validator and write the valid ones concurrently; returns a LoadReport.
+        See :func:`dynamore._loader.load` for the options (mode, workers, deadline ...)."""
+        from dynamore._loader import load
+
+        return load(self, entity_class, items, **options)
 
     # -- helpers --------------------------------------------------------------------------------
 
