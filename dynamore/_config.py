@@ -78,6 +78,12 @@ class Endpoint:
         text = url.strip()
         try:
             parts = urlsplit(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid endpoint URL {url!r}: {exc}") from None
+        if "@" in parts.netloc:
+            # Checked first, so that no message below echoes a password.
+            raise ConfigurationError("endpoint URL must not carry a user or password")
+        try:
             port = parts.port
             host = parts.hostname
         except ValueError as exc:
@@ -90,8 +96,6 @@ class Endpoint:
             )
         if not host:
             raise ConfigurationError(f"endpoint URL {url!r} has no host")
-        if parts.username is not None or parts.password is not None:
-            raise ConfigurationError(f"endpoint URL for host {host!r} must not carry a user")
         # Requests are signed for "POST /", so a path would break every signature.
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ConfigurationError(
