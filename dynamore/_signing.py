@@ -13,6 +13,7 @@ import time
 from hashlib import sha256
 
 from dynamore._credentials import Credentials
+from dynamore.exceptions import ValidationError
 
 __all__ = [
     "ALGORITHM",
@@ -77,10 +78,12 @@ class Signer:
         """Every header of the request ``POST /`` with ``body`` for operation ``target``.
 
         ``now`` is the time in epoch seconds. Content-Length is left to the transport.
+        An operation name that is not plain ASCII letters and digits raises
+        :class:`~dynamore.exceptions.ValidationError`.
         """
         if not (target.isalnum() and target.isascii()):
             # It goes into a header line as is, so anything else could inject headers.
-            raise ValueError(f"not a DynamoDB operation name: {target!r}")
+            raise ValidationError("", f"not a DynamoDB operation name: {target!r}")
         second = int(now)
         cached_second, amz_date = self._date_cache
         if cached_second != second:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from dynamore._config import Endpoint
 from dynamore._credentials import Credentials
 from dynamore._signing import CONTENT_TYPE, TARGET_PREFIX, Signer, signing_key
+from dynamore.exceptions import ValidationError
 
 DAY = 86_400
 # 2023-11-15T00:00:00Z: a UTC midnight.
@@ -233,7 +234,7 @@ def test_signature_by_hand_for_one_request() -> None:
 @pytest.mark.parametrize("target", ["", "Put Item", "PutItem\r\nX-Evil: 1", "Put-Item", "Pütitem"])
 def test_operation_names_that_could_inject_headers_are_refused(target: str) -> None:
     signer = Signer("us-east-1", "127.0.0.1:8000")
-    with pytest.raises(ValueError, match="operation name"):
+    with pytest.raises(ValidationError, match="operation name"):
         signer.headers(target, b"{}", Credentials("AKID", "secret"), MIDNIGHT)
 
 
