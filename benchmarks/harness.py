@@ -65,9 +65,7 @@ def _one_round(fn: Callable[[], Any], ops: int) -> tuple[float, float]:
     return (c1 - c0) / ops * 1e6, (w1 - w0) / ops * 1e6
 
 
-def measure(
-    fn: Callable[[], Any], *, ops: int, rounds: int, warmup: int
-) -> tuple[float, float]:
+def measure(fn: Callable[[], Any], *, ops: int, rounds: int, warmup: int) -> tuple[float, float]:
     """Run ``fn`` ``warmup`` times, then ``rounds`` rounds of ``ops`` calls; return the median
     CPU and wall microseconds per call. The garbage collector is paused inside a round, as in
     ``timeit``, and collected between rounds."""

@@ -11,7 +11,8 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -24,6 +25,18 @@ from dynamore._config import (
 )
 from dynamore._credentials import resolve_credentials
 from dynamore._http import Transport, make_transport
+from dynamore._payloads import (
+    Item,
+    Names,
+    Projection,
+    Values,
+    create_table_payload,
+    expression_parts,
+    query_payload,
+    scan_payload,
+    transact_action,
+    write_payload,
+)
 from dynamore._protocol import Stats, Wire
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
@@ -32,72 +45,16 @@ from dynamore.exceptions import ConfigurationError, ServiceError, ValidationErro
 
 __all__ = ["Client", "Page"]
 
-Item = dict[str, Any]
-Names = Optional[Mapping[str, str]]
-Values = Optional[Mapping[str, Any]]
-Projection = Optional[Union[str, Sequence[str]]]
 
-_RETURN_VALUES = frozenset({"NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"})
-_TRANSACT_KINDS = ("Put", "Update", "Delete", "ConditionCheck")
-
-
-class Page(NamedTuple):
-    """One page of a Query or Scan: the items and the key to continue from (None at the end)."""
+@dataclass(frozen=True)
+class Page:
+    """One page of a Query or Scan: the items and the key to continue from (None at the end),
+    with DynamoDB's ``Count`` and ``ScannedCount`` (items before the filter)."""
 
     items: list[Item]
     last_key: Optional[Item]
     count: int
     scanned_count: int
-
-
-def _add_expression_parts(
-    payload: dict[str, Any], names: Names, values: Values, projection: Projection = None
-) -> None:
-    all_names = dict(names) if names else {}
-    if projection is not None:
-        if isinstance(projection, str):
-            payload["ProjectionExpression"] = projection
-        else:
-            # Attribute names like "name" or "size" are reserved words: placeholders always work.
-            placeholders = []
-            for i, attribute in enumerate(projection):
-                all_names[f"#p{i}"] = attribute
-                placeholders.append(f"#p{i}")
-            payload["ProjectionExpression"] = ", ".join(placeholders)
-    if all_names:
-        payload["ExpressionAttributeNames"] = all_names
-    if values:
-        payload["ExpressionAttributeValues"] = encode_item(values)
-
-
-def _check_return_values(value: Optional[str], argument: str = "return_values") -> None:
-    if value is not None and value not in _RETURN_VALUES:
-        raise ValidationError(argument, f"must be one of {sorted(_RETURN_VALUES)}, not {value!r}")
-
-
-def _write_payload(
-    table: str,
-    *,
-    condition: Optional[str],
-    names: Names,
-    values: Values,
-    return_values: Optional[str],
-    return_values_on_failure: Optional[str],
-) -> dict[str, Any]:
-    _check_return_values(return_values)
-    payload: dict[str, Any] = {"TableName": table}
-    if condition is not None:
-        payload["ConditionExpression"] = condition
-    _add_expression_parts(payload, names, values)
-    if return_values is not None:
-        payload["ReturnValues"] = return_values
-    if return_values_on_failure is not None:
-        if return_values_on_failure not in ("ALL_OLD", "NONE"):
-            raise ValidationError(
-                "return_values_on_failure", "must be 'ALL_OLD' or 'NONE'"
-            )
-        payload["ReturnValuesOnConditionCheckFailure"] = return_values_on_failure
-    return payload
 
 
 class Client:
@@ -177,7 +134,7 @@ class Client:
         """
         return self._wire.call(operation, dict(payload))
 
-    def _decode(self, av_map: Optional[Mapping[str, Any]]) -> Optional[Item]:
+    def _decode(self, av_map: Optional[dict[str, Any]]) -> Optional[Item]:
         if av_map is None:
             return None
         return decode_item(av_map, use_decimal=self.use_decimal)
@@ -209,7 +166,7 @@ class Client:
         payload: dict[str, Any] = {"TableName": table, "Key": encode_item(key)}
         if consistent:
             payload["ConsistentRead"] = True
-        _add_expression_parts(payload, None, None, projection)
+        expression_parts(payload, None, None, projection)
         return self._decode(self._wire.call("GetItem", payload).get("Item"))
 
     def put_item(
@@ -228,7 +185,7 @@ class Client:
         A false ``condition`` raises ConditionalCheckFailed; with
         ``return_values_on_failure="ALL_OLD"`` its ``.item`` is the current item.
         """
-        payload = _write_payload(
+        payload = write_payload(
             table,
             condition=condition,
             names=names,
@@ -252,7 +209,7 @@ class Client:
         return_values_on_failure: Optional[str] = None,
     ) -> Optional[Item]:
         """Apply an update expression (``"SET #n = :v"``) to the item with ``key``."""
-        payload = _write_payload(
+        payload = write_payload(
             table,
             condition=condition,
             names=names,
@@ -276,7 +233,7 @@ class Client:
         return_values_on_failure: Optional[str] = None,
     ) -> Optional[Item]:
         """Delete the item with ``key``; ``return_values="ALL_OLD"`` returns what was deleted."""
-        payload = _write_payload(
+        payload = write_payload(
             table,
             condition=condition,
             names=names,
@@ -309,37 +266,6 @@ class Client:
                 return
             payload = dict(payload, ExclusiveStartKey=encode_item(page.last_key))
 
-    @staticmethod
-    def _query_payload(
-        table: str,
-        key_condition: str,
-        *,
-        names: Names,
-        values: Values,
-        index: Optional[str],
-        filter: Optional[str],
-        projection: Projection,
-        limit: Optional[int],
-        forward: bool,
-        consistent: bool,
-        start_key: Optional[Mapping[str, Any]],
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
-        if index is not None:
-            payload["IndexName"] = index
-        if filter is not None:
-            payload["FilterExpression"] = filter
-        if limit is not None:
-            payload["Limit"] = limit
-        if not forward:
-            payload["ScanIndexForward"] = False
-        if consistent:
-            payload["ConsistentRead"] = True
-        if start_key is not None:
-            payload["ExclusiveStartKey"] = encode_item(start_key)
-        _add_expression_parts(payload, names, values, projection)
-        return payload
-
     def query(
         self,
         table: str,
@@ -361,9 +287,17 @@ class Client:
         """
         return self._page(
             "Query",
-            self._query_payload(
-                table, key_condition, names=names, values=values, index=index, filter=filter,
-                projection=projection, limit=limit, forward=forward, consistent=consistent,
+            query_payload(
+                table,
+                key_condition,
+                names=names,
+                values=values,
+                index=index,
+                filter=filter,
+                projection=projection,
+                limit=limit,
+                forward=forward,
+                consistent=consistent,
                 start_key=start_key,
             ),
         )
@@ -385,45 +319,21 @@ class Client:
     ) -> Iterator[Item]:
         """Every item of every page of a Query, fetched page by page as you iterate
         (``limit`` is the page size)."""
-        payload = self._query_payload(
-            table, key_condition, names=names, values=values, index=index, filter=filter,
-            projection=projection, limit=limit, forward=forward, consistent=consistent,
+        payload = query_payload(
+            table,
+            key_condition,
+            names=names,
+            values=values,
+            index=index,
+            filter=filter,
+            projection=projection,
+            limit=limit,
+            forward=forward,
+            consistent=consistent,
             start_key=start_key,
         )
         for page in self._pages("Query", payload):
             yield from page.items
-
-    @staticmethod
-    def _scan_payload(
-        table: str,
-        *,
-        filter: Optional[str],
-        names: Names,
-        values: Values,
-        index: Optional[str],
-        projection: Projection,
-        limit: Optional[int],
-        consistent: bool,
-        start_key: Optional[Mapping[str, Any]],
-        segment: Optional[int],
-        total_segments: Optional[int],
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = {"TableName": table}
-        if index is not None:
-            payload["IndexName"] = index
-        if filter is not None:
-            payload["FilterExpression"] = filter
-        if limit is not None:
-            payload["Limit"] = limit
-        if consistent:
-            payload["ConsistentRead"] = True
-        if start_key is not None:
-            payload["ExclusiveStartKey"] = encode_item(start_key)
-        if total_segments is not None:
-            payload["Segment"] = segment or 0
-            payload["TotalSegments"] = total_segments
-        _add_expression_parts(payload, names, values, projection)
-        return payload
 
     def scan(
         self,
@@ -443,10 +353,18 @@ class Client:
         """One page of a Scan (optionally of one ``segment`` of ``total_segments``)."""
         return self._page(
             "Scan",
-            self._scan_payload(
-                table, filter=filter, names=names, values=values, index=index,
-                projection=projection, limit=limit, consistent=consistent, start_key=start_key,
-                segment=segment, total_segments=total_segments,
+            scan_payload(
+                table,
+                filter=filter,
+                names=names,
+                values=values,
+                index=index,
+                projection=projection,
+                limit=limit,
+                consistent=consistent,
+                start_key=start_key,
+                segment=segment,
+                total_segments=total_segments,
             ),
         )
 
@@ -468,10 +386,18 @@ class Client:
         if segments < 1:
             raise ValidationError("segments", "must be at least 1")
         payloads = [
-            self._scan_payload(
-                table, filter=filter, names=names, values=values, index=index,
-                projection=projection, limit=limit, consistent=consistent, start_key=None,
-                segment=n, total_segments=segments if segments > 1 else None,
+            scan_payload(
+                table,
+                filter=filter,
+                names=names,
+                values=values,
+                index=index,
+                projection=projection,
+                limit=limit,
+                consistent=consistent,
+                start_key=None,
+                segment=n,
+                total_segments=segments if segments > 1 else None,
             )
             for n in range(segments)
         ]
@@ -529,29 +455,6 @@ class Client:
 
     # -- transactions --------------------------------------------------------------------------
 
-    @staticmethod
-    def _transact_action(action: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-        if len(action) != 1 or next(iter(action)) not in _TRANSACT_KINDS:
-            raise ValidationError(
-                "actions", f"each action is a dict with one key of {list(_TRANSACT_KINDS)}"
-            )
-        kind, spec = next(iter(action.items()))
-        body: dict[str, Any] = {"TableName": spec["table"]}
-        if kind == "Put":
-            body["Item"] = encode_item(spec["item"])
-        else:
-            body["Key"] = encode_item(spec["key"])
-        if kind == "Update":
-            body["UpdateExpression"] = spec["update"]
-        if spec.get("condition") is not None:
-            body["ConditionExpression"] = spec["condition"]
-        elif kind == "ConditionCheck":
-            raise ValidationError("actions", "a ConditionCheck needs a condition")
-        _add_expression_parts(body, spec.get("names"), spec.get("values"))
-        if spec.get("return_values_on_failure") is not None:
-            body["ReturnValuesOnConditionCheckFailure"] = spec["return_values_on_failure"]
-        return {kind: body}
-
     def transact_write(
         self,
         actions: Iterable[Mapping[str, Mapping[str, Any]]],
@@ -568,9 +471,7 @@ class Client:
         A failed condition cancels all of them: TransactionCanceled, whose ``reasons`` has one
         entry per action. ``client_token`` makes a retried call idempotent (10 minutes).
         """
-        payload: dict[str, Any] = {
-            "TransactItems": [self._transact_action(action) for action in actions]
-        }
+        payload: dict[str, Any] = {"TransactItems": [transact_action(action) for action in actions]}
         if client_token is not None:
             payload["ClientRequestToken"] = client_token
         self._wire.call("TransactWriteItems", payload)
@@ -589,7 +490,7 @@ class Client:
             else:
                 spec = entry
             body: dict[str, Any] = {"TableName": spec["table"], "Key": encode_item(spec["key"])}
-            _add_expression_parts(body, None, None, spec.get("projection"))
+            expression_parts(body, None, None, spec.get("projection"))
             gets.append({"Get": body})
         response = self._wire.call("TransactGetItems", {"TransactItems": gets})
         return [self._decode(r.get("Item")) for r in response.get("Responses", [])]
@@ -623,10 +524,16 @@ class Client:
         BatchGetItem requests as needed; unprocessed keys are retried with backoff."""
         from dynamore._batch import batch_get
 
-        return batch_get(
-            self._wire, table, keys, projection=projection, consistent=consistent,
-            use_decimal=self.use_decimal, **options,
+        items: list[Item] = batch_get(
+            self._wire,
+            table,
+            keys,
+            projection=projection,
+            consistent=consistent,
+            use_decimal=self.use_decimal,
+            **options,
         )
+        return items
 
     # -- tables --------------------------------------------------------------------------------
 
@@ -645,35 +552,9 @@ class Client:
         ``wait``, return once it is ACTIVE. ``indexes``: global secondary indexes, each
         ``{"name": ..., "pk": ..., "sk": ... (optional), "pk_type": "S", "sk_type": "S"}``,
         projecting all attributes."""
-        types = {pk: pk_type}
-        schema = [{"AttributeName": pk, "KeyType": "HASH"}]
-        if sk is not None:
-            types[sk] = sk_type
-            schema.append({"AttributeName": sk, "KeyType": "RANGE"})
-        gsis = []
-        for index in indexes:
-            index_schema = [{"AttributeName": index["pk"], "KeyType": "HASH"}]
-            types[index["pk"]] = index.get("pk_type", "S")
-            if index.get("sk"):
-                index_schema.append({"AttributeName": index["sk"], "KeyType": "RANGE"})
-                types[index["sk"]] = index.get("sk_type", "S")
-            gsis.append(
-                {
-                    "IndexName": index["name"],
-                    "KeySchema": index_schema,
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            )
-        payload: dict[str, Any] = {
-            "TableName": name,
-            "AttributeDefinitions": [
-                {"AttributeName": a, "AttributeType": t} for a, t in types.items()
-            ],
-            "KeySchema": schema,
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if gsis:
-            payload["GlobalSecondaryIndexes"] = gsis
+        payload = create_table_payload(
+            name, pk=pk, sk=sk, pk_type=pk_type, sk_type=sk_type, indexes=indexes
+        )
         description: dict[str, Any] = self._wire.call("CreateTable", payload)["TableDescription"]
         if wait:
             description = self.wait_for_table(name)
@@ -697,9 +578,7 @@ class Client:
 
     def describe_table(self, name: str) -> dict[str, Any]:
         """DescribeTable's ``Table`` description (raises ResourceNotFound if absent)."""
-        description: dict[str, Any] = self._wire.call("DescribeTable", {"TableName": name})[
-            "Table"
-        ]
+        description: dict[str, Any] = self._wire.call("DescribeTable", {"TableName": name})["Table"]
         return description
 
     def delete_table(self, name: str) -> None:

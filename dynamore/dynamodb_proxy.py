@@ -106,9 +106,7 @@ class DynamoDbProxy:
 
     # -- verbs ----------------------------------------------------------------------------------
 
-    def get(
-        self, *, entity_class: EntityClass, data: Optional[Item] = None
-    ) -> Optional[Any]:
+    def get(self, *, entity_class: EntityClass, data: Optional[Item] = None) -> Optional[Any]:
         """With the id in ``data``: that item, or None. Without: every item of the type (a
         list, across all pages)."""
         if data and entity_class.ID_ATTRIBUTE in data:
@@ -179,7 +177,7 @@ class DynamoDbProxy:
         entity must satisfy the schema. Returns the merged data."""
         entity_class.check_keys_absent(data)
         key = entity_class.make_identity(data)
-        validate_patch = entity_class._validate_patch
+        validate_patch = entity_class._validators.patch
         if (
             validate_patch is None
             or entity_class.hook_overridden("pre")
@@ -193,7 +191,8 @@ class DynamoDbProxy:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PATCH")
                 return instance.data_with_identity()
 
-            _, merged = self._guarded_write(entity_class, key, merge)
+            _, new = self._guarded_write(entity_class, key, merge)
+            merged = new if new is not None else {}
         else:
             validate_patch(data)
             merged = self._update(entity_class, key, data)
@@ -239,7 +238,8 @@ class DynamoDbProxy:
 
     @staticmethod
     def _describe(entity_class: EntityClass, data: Item) -> str:
-        return f"{entity_class._title} {entity_class.ID_ATTRIBUTE}={data.get(entity_class.ID_ATTRIBUTE)!r}"
+        id_attribute = entity_class.ID_ATTRIBUTE
+        return f"{entity_class._title} {id_attribute}={data.get(id_attribute)!r}"
 
     def _update(self, entity_class: EntityClass, key: dict[str, str], data: Item) -> Item:
         names = {"#pk": entity_class.pr_keys()[0]}

@@ -22,7 +22,7 @@ by setting ``SORT_KEY_FORMAT = LEGACY_SORT_KEY_FORMAT`` on the entity class.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, NamedTuple, Optional
 
 from dynamore._schema import (
     Validator,
@@ -37,6 +37,11 @@ __all__ = ["LEGACY_SORT_KEY_FORMAT", "SORT_KEY_FORMAT", "Entity"]
 
 SORT_KEY_FORMAT = "{id}"
 LEGACY_SORT_KEY_FORMAT = "#{title}#{id}"
+
+
+class _Validators(NamedTuple):
+    full: Validator
+    patch: Optional[Validator]  # None: the schema ties attributes together
 
 
 class Entity:
@@ -60,8 +65,7 @@ class Entity:
     LEGACY_SORT_KEY_FORMAT: ClassVar[str] = LEGACY_SORT_KEY_FORMAT
 
     # Built once per class by __init_subclass__.
-    _validate: ClassVar[Validator]
-    _validate_patch: ClassVar[Optional[Validator]]
+    _validators: ClassVar[_Validators]
     _title: ClassVar[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -82,19 +86,19 @@ class Entity:
             raise SchemaError(f"{owner}.ID_ATTRIBUTE", f"cannot be a key attribute {keys}")
         warn_unknown_keywords(schema, owner)
         cls._title = title
-        cls._validate = staticmethod(compile_validator(schema, owner))  # type: ignore[assignment]
         # A partial update can be validated on its own only when no rule ties attributes
         # together; otherwise patch validates the merged item (see dynamodb_proxy).
-        cls._validate_patch = (
+        cls._validators = _Validators(
+            compile_validator(schema, owner),
             None
             if has_cross_attribute_rules(schema)
-            else staticmethod(compile_validator(patch_schema(schema), owner))  # type: ignore[assignment]
+            else compile_validator(patch_schema(schema), owner),
         )
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
         self.check_keys_absent(data)
-        self.attributes: dict[str, Any] = self._validate(data)
+        self.attributes: dict[str, Any] = self._validators.full(data)
         if self.ID_ATTRIBUTE not in self.attributes:
             raise ValidationError(self.ID_ATTRIBUTE, "the id attribute is required")
 

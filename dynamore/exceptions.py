@@ -17,7 +17,7 @@
     │   ├── ServiceValidationError               DynamoDB's ValidationException
     │   ├── ExpiredCredentials                   the token expired (refreshed and retried once)
     │   └── ChecksumMismatch                     x-amz-crc32 did not match the body
-    ├── BatchIncomplete                        batch retries ran out; .unprocessed lists what is left
+    ├── BatchIncomplete                        batch retries ran out; .unprocessed: what is left
     └── EntityError                            the REST verbs of DynamoDbProxy
         ├── AlreadyExists                        post of an id that exists
         ├── NotFound                             put/patch/delete of an id that does not exist

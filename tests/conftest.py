@@ -58,5 +58,7 @@ def client(ddb_endpoint: str) -> Iterator[Any]:
     """A dynamore Client for the test server, closed afterwards."""
     from dynamore._client import Client
 
-    with Client(endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")) as c:
+    with Client(
+        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
+    ) as c:
         yield c

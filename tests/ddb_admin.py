@@ -6,13 +6,14 @@ fixtures that are meant to catch it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
 import botocore.session
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def botocore_client(endpoint: str) -> Any:
     """A plain botocore DynamoDB client for ``endpoint`` (cached per endpoint)."""
     session = botocore.session.get_session()
@@ -45,10 +46,8 @@ def create_table(endpoint: str, name: str, **extra: Any) -> None:
 def delete_table(endpoint: str, name: str) -> None:
     """Delete ``name``; a table that is already gone is fine."""
     client = botocore_client(endpoint)
-    try:
+    with contextlib.suppress(client.exceptions.ResourceNotFoundException):
         client.delete_table(TableName=name)
-    except client.exceptions.ResourceNotFoundException:
-        pass
 
 
 def list_tables(endpoint: str) -> list[str]:

@@ -28,7 +28,9 @@ def test_module_runs_in_quick_mode(name: str, ddb_endpoint: str) -> None:
     assert all(case in table for case in cases)
 
 
-def test_main_writes_json(tmp_path: Path, ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_writes_json(
+    tmp_path: Path, ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DDB_ENDPOINT", ddb_endpoint)
     out = tmp_path / "r.json"
     assert bench_main.main(["--quick", "--only", "bench_harness", "--json", str(out)]) == 0

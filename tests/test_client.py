@@ -25,16 +25,30 @@ Item = dict[str, Any]
 
 
 def test_put_get_update_delete_round_trip(client: Client, table: str) -> None:
-    item = {"PK": "P", "SK": "1", "name": "Jeanne", "age": 123, "score": 1.5,
-            "tags": {"a", "b"}, "meta": {"nested": [1, "two", None, True]}, "blob": b"\x00\xff"}
+    item = {
+        "PK": "P",
+        "SK": "1",
+        "name": "Jeanne",
+        "age": 123,
+        "score": 1.5,
+        "tags": {"a", "b"},
+        "meta": {"nested": [1, "two", None, True]},
+        "blob": b"\x00\xff",
+    }
     assert client.put_item(table, item) is None
     assert client.get_item(table, {"PK": "P", "SK": "1"}) == item
     assert client.get_item(table, {"PK": "P", "SK": "missing"}) is None
     assert client.get_item(table, {"PK": "P", "SK": "1"}, projection=["name", "age"]) == {
-        "name": "Jeanne", "age": 123}
+        "name": "Jeanne",
+        "age": 123,
+    }
     new = client.update_item(
-        table, {"PK": "P", "SK": "1"}, update="SET #n = :n ADD age :one",
-        names={"#n": "name"}, values={":n": "Jean", ":one": 1}, return_values="ALL_NEW",
+        table,
+        {"PK": "P", "SK": "1"},
+        update="SET #n = :n ADD age :one",
+        names={"#n": "name"},
+        values={":n": "Jean", ":one": 1},
+        return_values="ALL_NEW",
     )
     assert new is not None and new["name"] == "Jean" and new["age"] == 124
     old = client.delete_item(table, {"PK": "P", "SK": "1"}, return_values="ALL_OLD")
@@ -53,8 +67,12 @@ def test_put_returns_old_item_and_use_decimal(ddb_endpoint: str, table: str) -> 
 def test_failed_condition_carries_the_current_item(client: Client, table: str) -> None:
     client.put_item(table, {"PK": "P", "SK": "1", "v": 1})
     with pytest.raises(ConditionalCheckFailed) as info:
-        client.put_item(table, {"PK": "P", "SK": "1", "v": 2}, condition="attribute_not_exists(PK)",
-                        return_values_on_failure="ALL_OLD")
+        client.put_item(
+            table,
+            {"PK": "P", "SK": "1", "v": 2},
+            condition="attribute_not_exists(PK)",
+            return_values_on_failure="ALL_OLD",
+        )
     assert info.value.item == {"PK": "P", "SK": "1", "v": 1}
     assert info.value.code == "ConditionalCheckFailedException"
     assert info.value.status == 400 and info.value.request_id
@@ -86,11 +104,25 @@ def test_query_pages_past_one_megabyte(client: Client, table: str) -> None:
 def test_query_options(client: Client, table: str) -> None:
     items = _fill(client, table, "Q", 10)
     _fill(client, table, "OTHER", 3)
-    page = client.query(table, "PK = :pk AND SK >= :s", values={":pk": "Q", ":s": "00005"},
-                        forward=False, limit=3, consistent=True)
+    page = client.query(
+        table,
+        "PK = :pk AND SK >= :s",
+        values={":pk": "Q", ":s": "00005"},
+        forward=False,
+        limit=3,
+        consistent=True,
+    )
     assert page.items == items[::-1][:3] and page.last_key is not None
-    filtered = list(client.query_all(table, "PK = :pk", values={":pk": "Q", ":odd": 1},
-                                     filter="i > :odd", projection=["i"], limit=2))
+    filtered = list(
+        client.query_all(
+            table,
+            "PK = :pk",
+            values={":pk": "Q", ":odd": 1},
+            filter="i > :odd",
+            projection=["i"],
+            limit=2,
+        )
+    )
     assert filtered == [{"i": i} for i in range(2, 10)]
 
 
@@ -122,22 +154,48 @@ def test_gsi_query(ddb_endpoint: str, client: Client) -> None:
 
 def test_transactions(client: Client, table: str) -> None:
     client.put_item(table, {"PK": "T", "SK": "a", "n": 1})
-    client.transact_write([
-        {"Put": {"table": table, "item": {"PK": "T", "SK": "b", "n": 2},
-                 "condition": "attribute_not_exists(PK)"}},
-        {"Update": {"table": table, "key": {"PK": "T", "SK": "a"}, "update": "SET n = n + :one",
-                    "values": {":one": 1}}},
-    ])
-    got = client.transact_get([(table, {"PK": "T", "SK": "a"}), (table, {"PK": "T", "SK": "b"}),
-                               {"table": table, "key": {"PK": "T", "SK": "zz"}}])
+    client.transact_write(
+        [
+            {
+                "Put": {
+                    "table": table,
+                    "item": {"PK": "T", "SK": "b", "n": 2},
+                    "condition": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Update": {
+                    "table": table,
+                    "key": {"PK": "T", "SK": "a"},
+                    "update": "SET n = n + :one",
+                    "values": {":one": 1},
+                }
+            },
+        ]
+    )
+    got = client.transact_get(
+        [
+            (table, {"PK": "T", "SK": "a"}),
+            (table, {"PK": "T", "SK": "b"}),
+            {"table": table, "key": {"PK": "T", "SK": "zz"}},
+        ]
+    )
     assert got == [{"PK": "T", "SK": "a", "n": 2}, {"PK": "T", "SK": "b", "n": 2}, None]
     with pytest.raises(TransactionCanceled) as info:
-        client.transact_write([
-            {"Delete": {"table": table, "key": {"PK": "T", "SK": "a"}}},
-            {"ConditionCheck": {"table": table, "key": {"PK": "T", "SK": "b"},
-                                "condition": "n = :five", "values": {":five": 5},
-                                "return_values_on_failure": "ALL_OLD"}},
-        ])
+        client.transact_write(
+            [
+                {"Delete": {"table": table, "key": {"PK": "T", "SK": "a"}}},
+                {
+                    "ConditionCheck": {
+                        "table": table,
+                        "key": {"PK": "T", "SK": "b"},
+                        "condition": "n = :five",
+                        "values": {":five": 5},
+                        "return_values_on_failure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
     reasons = info.value.reasons
     assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
     assert reasons[1].get("Item") == {"PK": "T", "SK": "b", "n": 2}
@@ -198,7 +256,9 @@ def test_client_is_shared_between_threads(client: Client, table: str) -> None:
 
 def test_repr_and_errors_never_show_secrets(ddb_endpoint: str, table: str) -> None:
     secret = "s3cr3t-" + uuid.uuid4().hex
-    with Client(endpoint_url=ddb_endpoint, credentials=("AKIDEXAMPLE", secret, "tok-" + secret)) as c:
+    with Client(
+        endpoint_url=ddb_endpoint, credentials=("AKIDEXAMPLE", secret, "tok-" + secret)
+    ) as c:
         with pytest.raises(ServiceError) as info:
             c.get_item("no-such-table", {"PK": "a", "SK": "b"})
         texts = [repr(c), str(info.value), repr(info.value), repr(c._wire.credentials.get())]

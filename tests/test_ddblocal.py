@@ -101,9 +101,23 @@ def test_run_sets_ddb_endpoint_passes_exit_status_and_stops_the_server() -> None
         "sys.exit(3)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "dynamore._ddblocal", "--home", str(HOME), "run", "--",
-         sys.executable, "-c", script],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "dynamore._ddblocal",
+            "--home",
+            str(HOME),
+            "run",
+            "--",
+            sys.executable,
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 3, proc.stderr
     endpoint, tables = proc.stdout.split()

@@ -18,8 +18,12 @@ Item = dict[str, Any]
 
 
 class Note(Entity):
-    SCHEMA = {"title": "NOTE", "type": "object", "required": ["id"],
-              "properties": {"id": {"type": "string"}, "text": {}, "value": {}}}
+    SCHEMA = {
+        "title": "NOTE",
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "string"}, "text": {}, "value": {}},
+    }
     ID_ATTRIBUTE = "id"
 
 
@@ -31,7 +35,10 @@ def db(client: Client, table: str) -> DynamoDbProxy:
 def test_verb_matrix(db: DynamoDbProxy, client: Client, table: str) -> None:
     assert db.post(entity_class=Person, data=JEANNE) == JEANNE
     assert client.get_item(table, {"PK": "PERSON", "SK": "123456"}) == {
-        **JEANNE, "PK": "PERSON", "SK": "123456"}
+        **JEANNE,
+        "PK": "PERSON",
+        "SK": "123456",
+    }
     with pytest.raises(AlreadyExists):
         db.post(entity_class=Person, data={**JEANNE, "name": "Other"})
     assert db.get(entity_class=Person, data={"id_number": "123456"}) == JEANNE
@@ -44,7 +51,9 @@ def test_verb_matrix(db: DynamoDbProxy, client: Client, table: str) -> None:
         db.put(entity_class=Person, data={**JEANNE, "id_number": "404"})
 
     assert db.patch(entity_class=Person, data={"id_number": "123456", "age": 50}) == {
-        **replaced, "age": 50}
+        **replaced,
+        "age": 50,
+    }
     with pytest.raises(NotFound):
         db.patch(entity_class=Person, data={"id_number": "404", "age": 50})
     with pytest.raises(ValidationError, match="age"):
@@ -104,8 +113,24 @@ def test_listing_more_than_a_megabyte_and_types_never_mix(db: DynamoDbProxy) -> 
 
 
 JSON_VALUES: list[Any] = [
-    0, -1, 2**63, 10**37, 12345678901234567890123456789012345678, 1.5, -0.25, 1e-100, 3.0,
-    "", "unicode ✓ 𝄞", None, True, False, [], {}, [[], {}], {"a": {"b": [1, 2.5, None]}},
+    0,
+    -1,
+    2**63,
+    10**37,
+    12345678901234567890123456789012345678,
+    1.5,
+    -0.25,
+    1e-100,
+    3.0,
+    "",
+    "unicode ✓ 𝄞",
+    None,
+    True,
+    False,
+    [],
+    {},
+    [[], {}],
+    {"a": {"b": [1, 2.5, None]}},
 ]
 
 
@@ -159,10 +184,17 @@ def test_hooks_see_what_the_seed_promised(db: DynamoDbProxy) -> None:
 
 def test_patch_with_cross_attribute_rules_validates_the_merged_item(db: DynamoDbProxy) -> None:
     class Account(Entity):
-        SCHEMA = {"title": "ACCOUNT", "type": "object", "required": ["id"],
-                  "properties": {"id": {"type": "string"}, "card": {"type": "string"},
-                                 "billing": {"type": "string"}},
-                  "dependencies": {"card": ["billing"]}}
+        SCHEMA = {
+            "title": "ACCOUNT",
+            "type": "object",
+            "required": ["id"],
+            "properties": {
+                "id": {"type": "string"},
+                "card": {"type": "string"},
+                "billing": {"type": "string"},
+            },
+            "dependencies": {"card": ["billing"]},
+        }
         ID_ATTRIBUTE = "id"
 
     db.post(entity_class=Account, data={"id": "a"})
@@ -170,7 +202,10 @@ def test_patch_with_cross_attribute_rules_validates_the_merged_item(db: DynamoDb
         db.patch(entity_class=Account, data={"id": "a", "card": "4111"})
     db.patch(entity_class=Account, data={"id": "a", "billing": "home"})
     assert db.patch(entity_class=Account, data={"id": "a", "card": "4111"}) == {
-        "id": "a", "billing": "home", "card": "4111"}
+        "id": "a",
+        "billing": "home",
+        "card": "4111",
+    }
 
 
 def test_concurrent_change_during_read_merge_write_is_never_overwritten(
@@ -183,9 +218,13 @@ def test_concurrent_change_during_read_merge_write_is_never_overwritten(
         def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
             if interfere["times"]:
                 interfere["times"] -= 1  # another writer changes the name between read and write
-                client.update_item(table, {"PK": "PERSON", "SK": "123456"},
-                                   update="SET #n = :n", names={"#n": "name"},
-                                   values={":n": f"Eve{interfere['times']}"})
+                client.update_item(
+                    table,
+                    {"PK": "PERSON", "SK": "123456"},
+                    update="SET #n = :n",
+                    names={"#n": "name"},
+                    values={":n": f"Eve{interfere['times']}"},
+                )
             return True
 
     db.post(entity_class=Racy, data=JEANNE)
@@ -199,8 +238,9 @@ def test_concurrent_change_during_read_merge_write_is_never_overwritten(
     assert db.get(entity_class=Racy, data={"id_number": "123456"})["age"] == 9
 
 
-def test_legacy_layout_reads_and_writes_0_1_tables(db: DynamoDbProxy, client: Client,
-                                                    table: str) -> None:
+def test_legacy_layout_reads_and_writes_0_1_tables(
+    db: DynamoDbProxy, client: Client, table: str
+) -> None:
     class OldPerson(Person):
         SORT_KEY_FORMAT = LEGACY_SORT_KEY_FORMAT
 
@@ -230,8 +270,13 @@ def test_readme_quick_start_schema(db: DynamoDbProxy) -> None:
     with pytest.warns(Warning):
 
         class ReadmePerson(Entity):
-            SCHEMA = {**PERSON_SCHEMA, "properties": {
-                **PERSON_SCHEMA["properties"], "age": {"type": "integer", "min": 0, "max": 123}}}
+            SCHEMA = {
+                **PERSON_SCHEMA,
+                "properties": {
+                    **PERSON_SCHEMA["properties"],
+                    "age": {"type": "integer", "min": 0, "max": 123},
+                },
+            }
             ID_ATTRIBUTE = "id_number"
 
     db.post(entity_class=ReadmePerson, data=JEANNE)
@@ -241,11 +286,22 @@ def test_readme_quick_start_schema(db: DynamoDbProxy) -> None:
 
 def test_read_merge_write_condition_holds_for_every_value_type(db: DynamoDbProxy) -> None:
     class Doc(Entity):
-        SCHEMA = {"title": "DOC", "type": "object", "properties": {"id": {"type": "string"}},
-                  "dependencies": {"a": ["b"]}}  # a cross-attribute rule: read-merge-write path
+        SCHEMA = {
+            "title": "DOC",
+            "type": "object",
+            "properties": {"id": {"type": "string"}},
+            "dependencies": {"a": ["b"]},
+        }  # a cross-attribute rule: read-merge-write path
         ID_ATTRIBUTE = "id"
 
-    values = {"m": {"x": [1, {"y": None}]}, "l": [True, 1.5, "s"], "n": None, "b": False,
-              "e": "", "big": 10**30, "f": 0.1}
+    values = {
+        "m": {"x": [1, {"y": None}]},
+        "l": [True, 1.5, "s"],
+        "n": None,
+        "b": False,
+        "e": "",
+        "big": 10**30,
+        "f": 0.1,
+    }
     db.post(entity_class=Doc, data={"id": "d", **values})
     assert db.patch(entity_class=Doc, data={"id": "d", "z": 1}) == {"id": "d", **values, "z": 1}

@@ -50,7 +50,9 @@ def test_valid_data_and_accessors() -> None:
         ({"extra": 1}, "", "additionalProperties"),
     ],
 )
-def test_invalid_data_names_attribute_and_rule(change: dict[str, Any], path: str, rule: str) -> None:
+def test_invalid_data_names_attribute_and_rule(
+    change: dict[str, Any], path: str, rule: str
+) -> None:
     with pytest.raises(ValidationError) as info:
         Person({**JEANNE, **change})
     assert isinstance(info.value, ValueError)
@@ -71,8 +73,13 @@ def test_key_attributes_in_data_are_rejected() -> None:
 
 
 def test_readme_min_max_warns_naming_the_keyword() -> None:
-    schema = {**PERSON_SCHEMA, "properties": {**PERSON_SCHEMA["properties"],
-                                              "age": {"type": "integer", "min": 0, "max": 123}}}
+    schema = {
+        **PERSON_SCHEMA,
+        "properties": {
+            **PERSON_SCHEMA["properties"],
+            "age": {"type": "integer", "min": 0, "max": 123},
+        },
+    }
     with pytest.warns(SchemaWarning) as record:
 
         class Readme(Entity):
@@ -90,8 +97,11 @@ def test_close_misspelling_gets_a_suggestion() -> None:
     with pytest.warns(SchemaWarning, match="'maxLenght'.*'maxLength'"):
 
         class Typo(Entity):
-            SCHEMA = {"title": "T", "type": "object",
-                      "properties": {"id": {"type": "string", "maxLenght": 3}}}
+            SCHEMA = {
+                "title": "T",
+                "type": "object",
+                "properties": {"id": {"type": "string", "maxLenght": 3}},
+            }
             ID_ATTRIBUTE = "id"
 
 
@@ -125,8 +135,12 @@ def test_invalid_schema_fails_at_class_creation(schema: Any) -> None:
 
 def test_uuid4_type_of_dynamore_0_1_is_accepted() -> None:
     class Thing(Entity):
-        SCHEMA = {"title": "THING", "type": "object", "required": ["uid"],
-                  "properties": {"uid": {"type": "uuid4"}, "parent": {"type": ["uuid4", "null"]}}}
+        SCHEMA = {
+            "title": "THING",
+            "type": "object",
+            "required": ["uid"],
+            "properties": {"uid": {"type": "uuid4"}, "parent": {"type": ["uuid4", "null"]}},
+        }
         ID_ATTRIBUTE = "uid"
 
     uid = str(uuid.uuid4())
@@ -169,13 +183,16 @@ def test_make_identity_needs_a_usable_id() -> None:
 
 
 def test_validator_is_compiled_once_per_class() -> None:
-    assert Person._validate is Person._validate
-    assert Person.__dict__["_validate"] is not None
-    assert Person._validate_patch is not None  # no cross-attribute rules
+    assert Person.__dict__["_validators"] is Person._validators
+    assert Person._validators.patch is not None  # no cross-attribute rules
 
     class Cross(Entity):
-        SCHEMA = {"title": "C", "type": "object", "properties": {"id": {"type": "string"}},
-                  "dependentRequired": {"a": ["b"]}}
+        SCHEMA = {
+            "title": "C",
+            "type": "object",
+            "properties": {"id": {"type": "string"}},
+            "dependentRequired": {"a": ["b"]},
+        }
         ID_ATTRIBUTE = "id"
 
-    assert Cross._validate_patch is None
+    assert Cross._validators.patch is None

@@ -1,0 +1,211 @@
+"""Wire payloads of the DynamoDB operations, built from plain Python arguments (no I/O).
+
+Values in expressions are Python values, encoded here with :mod:`dynamore.codec`; names and
+expressions pass through as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
+
+from dynamore.codec import encode_item
+from dynamore.exceptions import ValidationError
+
+__all__ = [
+    "Item",
+    "Names",
+    "Projection",
+    "Values",
+    "check_return_values",
+    "create_table_payload",
+    "expression_parts",
+    "query_payload",
+    "scan_payload",
+    "transact_action",
+    "write_payload",
+]
+
+Item = dict[str, Any]
+Names = Optional[Mapping[str, str]]
+Values = Optional[Mapping[str, Any]]
+Projection = Optional[Union[str, Sequence[str]]]
+
+_RETURN_VALUES = frozenset({"NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"})
+_TRANSACT_KINDS = ("Put", "Update", "Delete", "ConditionCheck")
+
+
+def expression_parts(
+    payload: dict[str, Any], names: Names, values: Values, projection: Projection = None
+) -> None:
+    all_names = dict(names) if names else {}
+    if projection is not None:
+        if isinstance(projection, str):
+            payload["ProjectionExpression"] = projection
+        else:
+            # Attribute names like "name" or "size" are reserved words: placeholders always work.
+            placeholders = []
+            for i, attribute in enumerate(projection):
+                all_names[f"#p{i}"] = attribute
+                placeholders.append(f"#p{i}")
+            payload["ProjectionExpression"] = ", ".join(placeholders)
+    if all_names:
+        payload["ExpressionAttributeNames"] = all_names
+    if values:
+        payload["ExpressionAttributeValues"] = encode_item(values)
+
+
+def check_return_values(value: Optional[str], argument: str = "return_values") -> None:
+    if value is not None and value not in _RETURN_VALUES:
+        raise ValidationError(argument, f"must be one of {sorted(_RETURN_VALUES)}, not {value!r}")
+
+
+def write_payload(
+    table: str,
+    *,
+    condition: Optional[str],
+    names: Names,
+    values: Values,
+    return_values: Optional[str],
+    return_values_on_failure: Optional[str],
+) -> dict[str, Any]:
+    check_return_values(return_values)
+    payload: dict[str, Any] = {"TableName": table}
+    if condition is not None:
+        payload["ConditionExpression"] = condition
+    expression_parts(payload, names, values)
+    if return_values is not None:
+        payload["ReturnValues"] = return_values
+    if return_values_on_failure is not None:
+        if return_values_on_failure not in ("ALL_OLD", "NONE"):
+            raise ValidationError("return_values_on_failure", "must be 'ALL_OLD' or 'NONE'")
+        payload["ReturnValuesOnConditionCheckFailure"] = return_values_on_failure
+    return payload
+
+
+def query_payload(
+    table: str,
+    key_condition: str,
+    *,
+    names: Names,
+    values: Values,
+    index: Optional[str],
+    filter: Optional[str],
+    projection: Projection,
+    limit: Optional[int],
+    forward: bool,
+    consistent: bool,
+    start_key: Optional[Mapping[str, Any]],
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
+    if index is not None:
+        payload["IndexName"] = index
+    if filter is not None:
+        payload["FilterExpression"] = filter
+    if limit is not None:
+        payload["Limit"] = limit
+    if not forward:
+        payload["ScanIndexForward"] = False
+    if consistent:
+        payload["ConsistentRead"] = True
+    if start_key is not None:
+        payload["ExclusiveStartKey"] = encode_item(start_key)
+    expression_parts(payload, names, values, projection)
+    return payload
+
+
+def scan_payload(
+    table: str,
+    *,
+    filter: Optional[str],
+    names: Names,
+    values: Values,
+    index: Optional[str],
+    projection: Projection,
+    limit: Optional[int],
+    consistent: bool,
+    start_key: Optional[Mapping[str, Any]],
+    segment: Optional[int],
+    total_segments: Optional[int],
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"TableName": table}
+    if index is not None:
+        payload["IndexName"] = index
+    if filter is not None:
+        payload["FilterExpression"] = filter
+    if limit is not None:
+        payload["Limit"] = limit
+    if consistent:
+        payload["ConsistentRead"] = True
+    if start_key is not None:
+        payload["ExclusiveStartKey"] = encode_item(start_key)
+    if total_segments is not None:
+        payload["Segment"] = segment or 0
+        payload["TotalSegments"] = total_segments
+    expression_parts(payload, names, values, projection)
+    return payload
+
+
+def transact_action(action: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    if len(action) != 1 or next(iter(action)) not in _TRANSACT_KINDS:
+        raise ValidationError(
+            "actions", f"each action is a dict with one key of {list(_TRANSACT_KINDS)}"
+        )
+    kind, spec = next(iter(action.items()))
+    body: dict[str, Any] = {"TableName": spec["table"]}
+    if kind == "Put":
+        body["Item"] = encode_item(spec["item"])
+    else:
+        body["Key"] = encode_item(spec["key"])
+    if kind == "Update":
+        body["UpdateExpression"] = spec["update"]
+    if spec.get("condition") is not None:
+        body["ConditionExpression"] = spec["condition"]
+    elif kind == "ConditionCheck":
+        raise ValidationError("actions", "a ConditionCheck needs a condition")
+    expression_parts(body, spec.get("names"), spec.get("values"))
+    if spec.get("return_values_on_failure") is not None:
+        body["ReturnValuesOnConditionCheckFailure"] = spec["return_values_on_failure"]
+    return {kind: body}
+
+
+def create_table_payload(
+    name: str,
+    *,
+    pk: str,
+    sk: Optional[str],
+    pk_type: str,
+    sk_type: str,
+    indexes: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """CreateTable's payload: an on-demand table with string keys and ``indexes`` as GSIs."""
+    types = {pk: pk_type}
+    schema = [{"AttributeName": pk, "KeyType": "HASH"}]
+    if sk is not None:
+        types[sk] = sk_type
+        schema.append({"AttributeName": sk, "KeyType": "RANGE"})
+    gsis = []
+    for index in indexes:
+        index_schema = [{"AttributeName": index["pk"], "KeyType": "HASH"}]
+        types[index["pk"]] = index.get("pk_type", "S")
+        if index.get("sk"):
+            index_schema.append({"AttributeName": index["sk"], "KeyType": "RANGE"})
+            types[index["sk"]] = index.get("sk_type", "S")
+        gsis.append(
+            {
+                "IndexName": index["name"],
+                "KeySchema": index_schema,
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    payload: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": [
+            {"AttributeName": a, "AttributeType": t} for a, t in types.items()
+        ],
+        "KeySchema": schema,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if gsis:
+        payload["GlobalSecondaryIndexes"] = gsis
+    return payload
