@@ -1,0 +1,208 @@
+"""The request loop (dynamore._protocol) with a scripted transport: CRC checks, error mapping,
+retries and their limits, the expired-token refresh. Pure units: no server, no sleeping."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from typing import Any, Union
+
+import pytest
+
+from dynamore._credentials import CredentialProvider, Credentials
+from dynamore._http import Response
+from dynamore._protocol import Wire, error_from_response
+from dynamore._retry import RetryPolicy
+from dynamore._signing import Signer
+from dynamore.exceptions import (
+    ChecksumMismatch,
+    ConditionalCheckFailed,
+    ExpiredCredentials,
+    ResourceNotFound,
+    ServiceError,
+    ServiceValidationError,
+    ThrottlingError,
+    TransactionCanceled,
+    TransportError,
+    ValidationError,
+)
+
+Step = Union[Response, BaseException]
+
+
+def ok(payload: dict[str, Any], *, crc: bool = True) -> Response:
+    body = json.dumps(payload).encode()
+    headers = {"x-amzn-requestid": "RID"}
+    if crc:
+        headers["x-amz-crc32"] = str(zlib.crc32(body))
+    return Response(200, headers, body)
+
+
+def error(code: str, message: str = "boom", status: int = 400, **extra: Any) -> Response:
+    body = json.dumps(
+        {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra}
+    ).encode()
+    return Response(
+        status, {"x-amzn-requestid": "RID-ERR", "x-amz-crc32": str(zlib.crc32(body))}, body
+    )
+
+
+class ScriptedTransport:
+    """Answers each send with the next scripted step and records what was sent."""
+
+    def __init__(self, steps: Iterable[Step]) -> None:
+        self.steps = list(steps)
+        self.sent: list[tuple[dict[str, str], bytes]] = []
+
+    def send(self, headers: dict[str, str], body: bytes) -> Response:
+        self.sent.append((headers, body))
+        step = self.steps.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def close(self) -> None:
+        pass
+
+
+class CountingProvider(CredentialProvider):
+    def __init__(self) -> None:
+        self.generation = 0
+        super().__init__(self._next, name="test")
+
+    def _next(self) -> Credentials:
+        self.generation += 1
+        return Credentials("AKID", f"secret-{self.generation}", f"token-{self.generation}")
+
+
+def make_wire(
+    steps: Iterable[Step], attempts: int = 3
+) -> tuple[Wire, ScriptedTransport, list[float]]:
+    transport = ScriptedTransport(steps)
+    sleeps: list[float] = []
+    wire = Wire(
+        transport=transport,
+        signer=Signer("us-east-1", "127.0.0.1:8000"),
+        credentials=CountingProvider(),
+        retry=RetryPolicy(max_attempts=attempts, jitter=lambda: 0.5),
+        sleep=sleeps.append,
+        clock=lambda: 1_700_000_000.0,
+    )
+    return wire, transport, sleeps
+
+
+def test_success_sends_compact_json_with_the_operation_target() -> None:
+    wire, transport, sleeps = make_wire([ok({"Item": {"a": {"S": "x"}}})])
+    assert wire.call("GetItem", {"TableName": "t", "Key": {"k": {"S": "ü"}}}) == {
+        "Item": {"a": {"S": "x"}}
+    }
+    headers, body = transport.sent[0]
+    assert headers["X-Amz-Target"] == "DynamoDB_20120810.GetItem"
+    assert body == '{"TableName":"t","Key":{"k":{"S":"ü"}}}'.encode()
+    assert sleeps == []
+
+
+def test_crc_mismatch_is_retried_then_reported() -> None:
+    bad = Response(200, {"x-amz-crc32": "1"}, b'{"Item":{}}')
+    wire, transport, sleeps = make_wire([bad, ok({})])
+    assert wire.call("GetItem", {}) == {}
+    assert len(transport.sent) == 2 and len(sleeps) == 1
+    wire, _, _ = make_wire([bad, bad, bad])
+    with pytest.raises(ChecksumMismatch):
+        wire.call("GetItem", {})
+
+
+def test_missing_crc_header_is_accepted() -> None:
+    wire, _, _ = make_wire([ok({"x": 1}, crc=False)])
+    assert wire.call("GetItem", {}) == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "cls"),
+    [
+        ("ConditionalCheckFailedException", 400, ConditionalCheckFailed),
+        ("ResourceNotFoundException", 400, ResourceNotFound),
+        ("ValidationException", 400, ServiceValidationError),
+        ("SomethingNewException", 400, ServiceError),
+        ("AccessDeniedException", 400, ServiceError),
+    ],
+)
+def test_non_retryable_errors_are_mapped_and_not_retried(code: str, status: int, cls: type) -> None:
+    wire, transport, sleeps = make_wire([error(code, status=status)])
+    with pytest.raises(cls) as info:
+        wire.call("PutItem", {})
+    assert type(info.value) is cls
+    assert (info.value.code, info.value.status, info.value.request_id) == (code, status, "RID-ERR")
+    assert info.value.message == "boom"
+    assert len(transport.sent) == 1 and sleeps == []
+
+
+def test_throttling_is_retried_with_the_longer_backoff_and_counted() -> None:
+    wire, transport, sleeps = make_wire(
+        [error("ProvisionedThroughputExceededException"), error("ThrottlingException"), ok({})]
+    )
+    assert wire.call("PutItem", {}) == {}
+    assert sleeps == [0.5 * 1.0, 0.5 * 2.0]  # jitter 0.5 * min(base * 2**n, cap)
+    assert (wire.stats.retries, wire.stats.throttles) == (2, 2)
+
+
+def test_transient_errors_and_connection_failures_are_retried() -> None:
+    wire, transport, sleeps = make_wire(
+        [error("InternalServerError", status=500), TransportError("reset"), ok({"done": True})]
+    )
+    assert wire.call("PutItem", {}) == {"done": True}
+    assert len(sleeps) == 2 and all(s < 0.1 for s in sleeps)
+    assert (wire.stats.retries, wire.stats.throttles) == (2, 0)
+
+
+def test_retries_run_out_and_the_last_real_error_is_raised() -> None:
+    wire, transport, _ = make_wire([error("ThrottlingException")] * 2, attempts=2)
+    with pytest.raises(ThrottlingError) as info:
+        wire.call("PutItem", {})
+    assert info.value.code == "ThrottlingException" and len(transport.sent) == 2
+
+
+def test_expired_token_refreshes_credentials_and_retries_once() -> None:
+    wire, transport, sleeps = make_wire([error("ExpiredTokenException"), ok({})])
+    assert wire.call("GetItem", {}) == {}
+    first, second = (h["X-Amz-Security-Token"] for h, _ in transport.sent)
+    assert (first, second) == ("token-1", "token-2") and sleeps == []
+    wire, transport, _ = make_wire([error("ExpiredTokenException")] * 2)
+    with pytest.raises(ExpiredCredentials):
+        wire.call("GetItem", {})
+    assert len(transport.sent) == 2
+
+
+def test_condition_failure_and_cancellation_carry_decoded_items() -> None:
+    ccf = error("ConditionalCheckFailedException", Item={"n": {"N": "1"}, "s": {"SS": ["a"]}})
+    with pytest.raises(ConditionalCheckFailed) as info:
+        make_wire([ccf])[0].call("PutItem", {})
+    assert info.value.item == {"n": 1, "s": {"a"}}
+    cancel = error(
+        "TransactionCanceledException",
+        CancellationReasons=[
+            {"Code": "None"},
+            {"Code": "ConditionalCheckFailed", "Message": "no", "Item": {"v": {"N": "2.5"}}},
+        ],
+    )
+    with pytest.raises(TransactionCanceled) as tinfo:
+        make_wire([cancel])[0].call("TransactWriteItems", {})
+    assert tinfo.value.reasons == [
+        {"Code": "None"},
+        {"Code": "ConditionalCheckFailed", "Message": "no", "Item": {"v": 2.5}},
+    ]
+
+
+def test_error_bodies_that_are_not_json_keep_status_and_text() -> None:
+    err = error_from_response(Response(503, {}, b"<html>Service Unavailable</html>"))
+    assert (err.code, err.status) == ("HTTP503", 503) and "Service Unavailable" in err.message
+    err = error_from_response(Response(400, {}, b'{"__type":"X#Y","Message":"capital M"}'))
+    assert (err.code, err.message) == ("Y", "capital M")
+
+
+def test_lone_surrogates_fail_before_sending() -> None:
+    wire, transport, _ = make_wire([])
+    with pytest.raises(ValidationError, match="surrogate"):
+        wire.call("PutItem", {"Item": {"a": {"S": "\udc00"}}})
+    assert transport.sent == []
