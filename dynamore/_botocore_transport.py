@@ -66,7 +66,11 @@ class BotocoreTransport:
         self._target = self.url + "/"
         self._request_cls = AWSPreparedRequest
         self._read_timeout_error = botocore.exceptions.ReadTimeoutError
-        self._client_error = botocore.exceptions.HTTPClientError
+        # HTTPClientError: failures mid-exchange; ConnectionError: connect, TLS, proxy failures.
+        self._client_error = (
+            botocore.exceptions.HTTPClientError,
+            botocore.exceptions.ConnectionError,
+        )
         self._config_error = botocore.exceptions.InvalidProxiesConfigError
 
         def config(name: str) -> Any:
