@@ -1,0 +1,284 @@
+"""The entity store's verbs: ``DynamoDbProxy`` post, get and patch against the seed's way
+(boto3 resource + jsonschema) and PynamoDB, plus schema validation alone.
+
+All three store the same ``PERSON`` entities (8 attributes, a list and a map among them) in the
+same table, ``PK`` = ``PERSON`` and ``SK`` = the id, as the seed's README shows:
+
+- ``dynamore``: ``DynamoDbProxy(table_name=..., client=Client(..., transport="native"))`` and
+  an ``Entity`` subclass. Its ``patch`` is one conditional ``UpdateItem`` (this schema has no
+  cross-attribute rules, so the patched attributes are validated on their own);
+- ``boto3 + jsonschema`` (the seed's sequence): post = ``jsonschema.validate`` then
+  ``put_item`` with ``attribute_not_exists(PK)``; get = ``get_item``; patch = ``get_item``,
+  merge, ``jsonschema.validate`` of the merged item, unconditional ``put_item`` (two requests,
+  and a concurrent writer is silently overwritten: less work than dynamore's guarantee). boto3
+  returns numbers as ``Decimal``, which jsonschema's ``integer`` rejects, so get and patch turn
+  them back into ints, as dynamore's codec does;
+- ``PynamoDB``: a ``Model`` with the same attributes; post = ``save`` with
+  ``pk.does_not_exist()``; get = ``Model.get`` (the model object is returned as is); patch =
+  ``update(actions=[...], condition=pk.exists())``. PynamoDB checks attribute types only, not
+  the schema's enum, bounds or ``additionalProperties``, so it does less work than the others.
+
+Posts use a fresh id each (a counter per implementation); get and patch hit one stable item.
+
+The ``validate`` case is schema validation alone on the same data: dynamore's compiled
+fastjsonschema validator (the one ``Person(data)`` calls), ``jsonschema.validate`` (what the
+seed calls: it checks the schema and builds a validator on every call) and a
+``Draft7Validator`` built once (the best a jsonschema user can do).
+
+Targets (issue 5): >= 5x less client CPU per verb than ``boto3 + jsonschema``; validation
+>= 20x faster than jsonschema.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any, Optional
+
+from benchmarks.bench_ops import REGION, bench_table
+from benchmarks.harness import Context, Result, Suite
+from dynamore._client import Client
+from dynamore.dynamodb_proxy import DynamoDbProxy
+from dynamore.entity import Entity
+
+SCHEMA: dict[str, Any] = {
+    "title": "PERSON",
+    "type": "object",
+    "required": ["id_number", "name", "age", "gender"],
+    "properties": {
+        "id_number": {"type": "string", "minLength": 1},
+        "name": {"type": "string", "minLength": 1},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+        "gender": {"type": "string", "enum": ["male", "female"]},
+        "email": {"type": "string", "maxLength": 254},
+        "active": {"type": "boolean"},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+        "address": {
+            "type": "object",
+            "required": ["street", "city", "zip"],
+            "properties": {
+                "street": {"type": "string"},
+                "city": {"type": "string"},
+                "zip": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
+ID = "id_number"
+TITLE = SCHEMA["title"]
+
+PERSON: dict[str, Any] = {
+    "id_number": "123456",
+    "name": "Jeanne d'Arc",
+    "age": 31,
+    "gender": "female",
+    "email": "jeanne.darc@example.com",
+    "active": True,
+    "tags": ["admin", "early-adopter", "fr"],
+    "address": {"street": "1 Rue de Rivoli", "city": "Paris", "zip": "75001"},
+}
+PATCHED_ID = "stable-patch-target"
+
+
+class Person(Entity):
+    """The benchmark's entity type."""
+
+    SCHEMA = SCHEMA
+    ID_ATTRIBUTE = ID
+
+
+def compiled_validator(entity_class: type[Entity]) -> Callable[[Any], Any]:
+    """The fastjsonschema validator the Entity compiled for its full schema (the one post and
+    ``Entity(data)`` call)."""
+    held = getattr(entity_class, "_validators", None)  # current layout: (full, patch)
+    if held is not None:
+        return held.full  # type: ignore[no-any-return]
+    return entity_class._validate  # type: ignore[attr-defined,no-any-return]
+
+
+def _plain(value: Any) -> Any:
+    """boto3's Decimals back to int (or float), as dynamore's codec decodes numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class SeedWay:
+    """The seed's entity store: boto3's Table resource and ``jsonschema.validate``."""
+
+    def __init__(self, table: Any) -> None:
+        import jsonschema
+
+        self.table = table
+        self.validate = jsonschema.validate
+        self.conditional_failed = table.meta.client.exceptions.ConditionalCheckFailedException
+
+    @staticmethod
+    def key(data: dict[str, Any]) -> dict[str, str]:
+        return {"PK": TITLE, "SK": data[ID]}
+
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.validate(data, SCHEMA)
+        try:
+            self.table.put_item(
+                Item={**data, **self.key(data)}, ConditionExpression="attribute_not_exists(PK)"
+            )
+        except self.conditional_failed:
+            raise RuntimeError(f"{data[ID]} exists") from None
+        return data
+
+    def get(self, data: dict[str, Any]) -> Optional[dict[str, Any]]:
+        item = self.table.get_item(Key=self.key(data)).get("Item")
+        if item is None:
+            return None
+        return {k: _plain(v) for k, v in item.items() if k not in ("PK", "SK")}
+
+    def patch(self, data: dict[str, Any]) -> dict[str, Any]:
+        current = self.get(data)
+        if current is None:
+            raise RuntimeError(f"{data[ID]} not found")
+        merged = {**current, **data}
+        self.validate(merged, SCHEMA)
+        self.table.put_item(Item={**merged, **self.key(merged)})
+        return merged
+
+
+def pynamodb_person(table: str, endpoint: str) -> Any:
+    """A PynamoDB Model class with Person's attributes in ``table``."""
+    from pynamodb.attributes import (
+        BooleanAttribute,
+        ListAttribute,
+        MapAttribute,
+        NumberAttribute,
+        UnicodeAttribute,
+    )
+    from pynamodb.models import Model
+
+    class Address(MapAttribute):  # type: ignore[type-arg]
+        street = UnicodeAttribute()
+        city = UnicodeAttribute()
+        zip = UnicodeAttribute()
+
+    class PersonModel(Model):
+        class Meta:
+            table_name = table
+            host = endpoint
+            region = REGION
+
+        pk = UnicodeAttribute(hash_key=True, attr_name="PK")
+        sk = UnicodeAttribute(range_key=True, attr_name="SK")
+        id_number = UnicodeAttribute()
+        name = UnicodeAttribute()
+        age = NumberAttribute()
+        gender = UnicodeAttribute()
+        email = UnicodeAttribute(null=True)
+        active = BooleanAttribute(null=True)
+        tags = ListAttribute(of=UnicodeAttribute, null=True)
+        address = Address(null=True)  # type: ignore[no-untyped-call]
+
+    return PersonModel
+
+
+def _patch_data(counter: Iterator[int]) -> dict[str, Any]:
+    """A two-attribute patch of the stable item, with new values every time."""
+    k = next(counter)
+    return {ID: PATCHED_ID, "age": k % 100, "email": f"jeanne.{k}@example.com"}
+
+
+def _add_verbs(suite: Suite, n: int, proxy: DynamoDbProxy, seed: SeedWay, model: Any) -> None:
+    ids = {impl: itertools.count() for impl in ("dynamore", "seed", "PynamoDB")}
+    patches = {impl: itertools.count() for impl in ("dynamore", "seed", "PynamoDB")}
+    stable = {ID: PATCHED_ID}
+
+    def dynamore_post() -> Any:
+        data = {**PERSON, ID: f"d-{next(ids['dynamore'])}"}
+        return proxy.post(entity_class=Person, data=data)
+
+    def seed_post() -> Any:
+        return seed.post({**PERSON, ID: f"s-{next(ids['seed'])}"})
+
+    attributes = {k: v for k, v in PERSON.items() if k != ID}
+    does_not_exist = model.pk.does_not_exist()
+
+    def pynamodb_post() -> Any:
+        person_id = f"p-{next(ids['PynamoDB'])}"
+        person = model(TITLE, person_id, id_number=person_id, **attributes)
+        person.save(condition=does_not_exist)
+        return person
+
+    def pynamodb_patch() -> Any:
+        data = _patch_data(patches["PynamoDB"])
+        person = model(TITLE, PATCHED_ID)
+        person.update(
+            actions=[model.age.set(data["age"]), model.email.set(data["email"])],
+            condition=model.pk.exists(),
+        )
+        return person
+
+    suite.add("post", "dynamore", dynamore_post, ops=n)
+    suite.add("post", "boto3 + jsonschema", seed_post, ops=n)
+    suite.add("post", "PynamoDB", pynamodb_post, ops=n)
+    suite.add("get", "dynamore", lambda: proxy.get(entity_class=Person, data=stable), ops=n)
+    suite.add("get", "boto3 + jsonschema", lambda: seed.get(stable), ops=n)
+    suite.add("get", "PynamoDB", lambda: model.get(TITLE, PATCHED_ID), ops=n)
+    suite.add(
+        "patch",
+        "dynamore",
+        lambda: proxy.patch(entity_class=Person, data=_patch_data(patches["dynamore"])),
+        ops=n,
+    )
+    suite.add(
+        "patch", "boto3 + jsonschema", lambda: seed.patch(_patch_data(patches["seed"])), ops=n
+    )
+    suite.add("patch", "PynamoDB", pynamodb_patch, ops=n)
+
+
+def _check_same_item(proxy: DynamoDbProxy, seed: SeedWay, model: Any) -> None:
+    """Refuse to measure unless every implementation reads the same stable item."""
+    ours = proxy.get(entity_class=Person, data={ID: PATCHED_ID})
+    if ours != {**PERSON, ID: PATCHED_ID} or seed.get({ID: PATCHED_ID}) != ours:
+        raise RuntimeError(f"the stable item reads differently: {ours!r}")
+    theirs = model.get(TITLE, PATCHED_ID)
+    if theirs.address.as_dict() != PERSON["address"] or theirs.age != PERSON["age"]:
+        raise RuntimeError("PynamoDB reads the stable item differently")
+
+
+def run(ctx: Context) -> list[Result]:
+    import boto3
+    import jsonschema
+
+    suite = Suite("entity", ctx)
+    n = ctx.n(300, 20)
+    validate_n = ctx.n(2_000, 50)
+    with bench_table(ctx, "entity") as (_, table):
+        client = Client(endpoint_url=ctx.endpoint, region=REGION, transport="native")
+        try:
+            proxy = DynamoDbProxy(table_name=table, client=client)
+            resource = boto3.resource("dynamodb", endpoint_url=ctx.endpoint, region_name=REGION)
+            seed = SeedWay(resource.Table(table))
+            model = pynamodb_person(table, ctx.endpoint)
+            proxy.post(entity_class=Person, data={**PERSON, ID: PATCHED_ID})
+            _check_same_item(proxy, seed, model)
+            _add_verbs(suite, n, proxy, seed, model)
+            draft7 = jsonschema.Draft7Validator(SCHEMA).validate
+            compiled = compiled_validator(Person)
+            suite.add("validate", "dynamore", lambda: compiled(PERSON), ops=validate_n)
+            suite.add(
+                "validate",
+                "jsonschema.validate",
+                lambda: jsonschema.validate(PERSON, SCHEMA),
+                ops=validate_n,
+            )
+            suite.add(
+                "validate", "Draft7Validator (pre-built)", lambda: draft7(PERSON), ops=validate_n
+            )
+            return suite.run()
+        finally:
+            client.close()
