@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -469,11 +470,13 @@ class Client:
             {"ConditionCheck": {"table": t, "key": {...}, "condition": ...}}
 
         A failed condition cancels all of them: TransactionCanceled, whose ``reasons`` has one
-        entry per action. ``client_token`` makes a retried call idempotent (10 minutes).
+        entry per action. Each call carries an idempotency token (``client_token``, or a
+        random one), so a retry after a lost answer is not applied twice.
         """
         payload: dict[str, Any] = {"TransactItems": [transact_action(action) for action in actions]}
-        if client_token is not None:
-            payload["ClientRequestToken"] = client_token
+        # An idempotency token on every transaction: if an answer is lost and the request is
+        # retried, DynamoDB recognises it (for 10 minutes) instead of applying it twice.
+        payload["ClientRequestToken"] = client_token or uuid.uuid4().hex
         self._wire.call("TransactWriteItems", payload)
 
     def transact_get(

@@ -1,0 +1,154 @@
+"""The Client through a fault-injecting proxy in front of DynamoDB Local: each fault is retried
+or reported as DESIGN.md's rules say, and a retried write never changes the result twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dynamore._client import Client
+from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy
+from dynamore.exceptions import (
+    ConditionalCheckFailed,
+    ResponseTimeout,
+    ServiceError,
+    ThrottlingError,
+    TransportError,
+)
+from tests.faultproxy import FaultProxy
+from tests.test_entity import JEANNE, Person
+
+KEY = {"PK": "F", "SK": "1"}
+
+
+@pytest.fixture
+def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
+    with FaultProxy(ddb_endpoint, stall_seconds=1.5) as p:
+        yield p
+
+
+@pytest.fixture
+def faulty(proxy: FaultProxy) -> Iterator[Client]:
+    """A client that talks to DynamoDB Local through the proxy, with short timeouts."""
+    with Client(endpoint_url=proxy.url, transport="native", read_timeout=0.5, max_attempts=3) as c:
+        yield c
+
+
+@pytest.mark.parametrize("fault", ["reset_before", "status_500", "status_503", "throttle"])
+def test_unapplied_failures_are_retried(
+    fault: str, proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    proxy.inject(fault, operation="PutItem")
+    faulty.put_item(table, {**KEY, "v": 1})
+    assert client.get_item(table, KEY) == {**KEY, "v": 1}
+    assert proxy.forwarded["PutItem"] == 1
+    assert faulty.stats.retries == 1
+    assert faulty.stats.throttles == (1 if fault == "throttle" else 0)
+
+
+def test_exhausted_retries_raise_the_last_error(
+    proxy: FaultProxy, faulty: Client, table: str
+) -> None:
+    proxy.inject("throttle", operation="GetItem", times=3)
+    with pytest.raises(ThrottlingError):
+        faulty.get_item(table, KEY)
+    proxy.inject("status_503", operation="GetItem", times=3)
+    with pytest.raises(ServiceError) as info:
+        faulty.get_item(table, KEY)
+    assert info.value.status == 503
+    # More resets than attempts (a reset on a reused connection is also resent at once).
+    proxy.inject("reset_before", operation="GetItem", times=10)
+    with pytest.raises(TransportError):
+        faulty.get_item(table, KEY)
+    proxy.clear()
+    assert proxy.forwarded["GetItem"] == 0
+
+
+def test_bad_crc_is_retried(proxy: FaultProxy, faulty: Client, client: Client, table: str) -> None:
+    client.put_item(table, {**KEY, "v": 1})
+    proxy.inject("bad_crc", operation="GetItem")
+    assert faulty.get_item(table, KEY) == {**KEY, "v": 1}
+    assert proxy.forwarded["GetItem"] == 2
+
+
+def test_stall_past_the_read_timeout(
+    proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    client.put_item(table, {**KEY, "v": 1})
+    proxy.inject("stall", operation="GetItem")
+    assert faulty.get_item(table, KEY) == {**KEY, "v": 1}  # the retry got through
+    proxy.inject("stall", operation="GetItem", times=3)
+    with pytest.raises(ResponseTimeout):
+        faulty.get_item(table, KEY)
+
+
+def test_server_closing_idle_connections_is_invisible(
+    proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    import time
+
+    proxy.inject("close_idle", operation="PutItem")
+    faulty.put_item(table, {**KEY, "v": 1})
+    time.sleep(0.3)  # let the proxy drop the idle kept-alive connection
+    faulty.put_item(table, {**KEY, "v": 2})
+    assert client.get_item(table, KEY) == {**KEY, "v": 2}
+    assert proxy.forwarded["PutItem"] == 2  # each write reached the server once
+    assert proxy.connections == 2
+    assert faulty.stats.retries == 0  # a resend on a fresh connection, not a retry
+
+
+def test_lost_answer_to_a_guarded_increment_never_applies_twice(
+    proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    client.put_item(table, {**KEY, "n": 0, "version": 0})
+    proxy.inject("reset_after", operation="UpdateItem")
+    # The write lands, its answer is lost, the retry meets its own write: the version
+    # condition fails instead of counting twice.
+    with pytest.raises(ConditionalCheckFailed) as info:
+        faulty.update_item(
+            table,
+            KEY,
+            update="SET n = n + :one, version = :new",
+            condition="version = :old",
+            values={":one": 1, ":new": 1, ":old": 0},
+            return_values_on_failure="ALL_OLD",
+        )
+    assert info.value.item == {**KEY, "n": 1, "version": 1}
+    assert client.get_item(table, KEY) == {**KEY, "n": 1, "version": 1}
+    assert proxy.forwarded["UpdateItem"] == 2
+
+
+def test_lost_answer_to_a_transaction_is_applied_once(
+    proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    client.put_item(table, {**KEY, "n": 0})
+    proxy.inject("reset_after", operation="TransactWriteItems")
+    # The client gives every transaction an idempotency token, so DynamoDB recognises the
+    # retry and does not apply the increment again.
+    faulty.transact_write(
+        [
+            {
+                "Update": {
+                    "table": table,
+                    "key": KEY,
+                    "update": "SET n = n + :one",
+                    "values": {":one": 1},
+                }
+            }
+        ]
+    )
+    assert proxy.forwarded["TransactWriteItems"] == 2
+    assert client.get_item(table, KEY) == {**KEY, "n": 1}
+
+
+def test_post_whose_answer_was_lost_succeeds_exactly_once(
+    proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    db = DynamoDbProxy(table_name=table, client=faulty)
+    proxy.inject("reset_after", operation="PutItem")
+    assert db.post(entity_class=Person, data=JEANNE) == JEANNE
+    assert proxy.forwarded["PutItem"] == 2
+    assert client.scan(table).items == [{**JEANNE, "PK": "PERSON", "SK": "123456"}]
+    with pytest.raises(AlreadyExists):
+        db.post(entity_class=Person, data={**JEANNE, "name": "someone else"})
