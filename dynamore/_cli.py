@@ -1,0 +1,466 @@
+"""The ``dynamore`` command line (``python -m dynamore``): ``dynamore load`` for now.
+
+``dynamore load FILE --entity package.module:Class --table TABLE`` loads a JSON Lines file (or
+stdin, ``-``) of entity data through :func:`dynamore._loader.load`. Lines are numbered from 1;
+every line not written goes to ``--rejects FILE`` as one JSON object (``line``, ``kind``,
+``reason``, ``input``), in line order. With ``--checkpoint FILE`` the position below which every
+line is settled is saved (atomically) as the load goes, and ``--resume`` continues from it, also
+after the process was killed: the rejects file is cut back to what the checkpoint covers, so
+no line is reported twice. Ctrl-C (or SIGTERM) stops cleanly and saves the checkpoint; a second
+Ctrl-C stops at once (the last saved checkpoint stays valid).
+
+Exit status: 0 when every line was written (or, in create mode, already existed), 1 when some
+line was rejected or failed or the load failed, 2 for bad command-line input, 130 when
+interrupted. The endpoint and region come from the environment (``AWS_ENDPOINT_URL_DYNAMODB``,
+``DDB_ENDPOINT``, ``AWS_REGION`` ...) unless ``--endpoint`` / ``--region`` say otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import IO, Any, NoReturn, Optional
+
+from dynamore import __version__
+from dynamore._loader import DEFAULT_WORKERS, MODES, UPSERT, Checkpoint, Progress, Reject, load
+from dynamore.exceptions import DynamoreError, ResourceNotFound, ValidationError
+
+__all__ = ["CHECKPOINT_VERSION", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+CHECKPOINT_VERSION = 1
+_BAR_REFRESH = 0.2  # seconds between redraws of the terminal progress line
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="dynamore", description="dynamore command line tools")
+    parser.add_argument("--version", action="version", version=f"dynamore {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = commands.add_parser(
+        "load",
+        help="load a JSON Lines file of entities into a table",
+        description="Validate each line of a JSON Lines file as an entity and write it.",
+    )
+    sub.add_argument("input", nargs="?", default="-", help="JSON Lines file; - for stdin")
+    sub.add_argument(
+        "--entity",
+        required=True,
+        metavar="MODULE:CLASS",
+        help="the Entity class, e.g. myapp.models:Person",
+    )
+    sub.add_argument("--table", required=True, help="the DynamoDB table")
+    sub.add_argument(
+        "--mode",
+        choices=MODES,
+        default=UPSERT,
+        help="upsert (batch writes, default) or create (existing ids are reported)",
+    )
+    sub.add_argument(
+        "--workers",
+        type=_positive,
+        default=DEFAULT_WORKERS,
+        help=f"concurrent writers (default {DEFAULT_WORKERS})",
+    )
+    sub.add_argument("--rejects", metavar="FILE", help="write every line not written here")
+    sub.add_argument("--checkpoint", metavar="FILE", help="save progress here as it goes")
+    sub.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    sub.add_argument("--endpoint", help="DynamoDB endpoint URL (default: from the environment)")
+    sub.add_argument("--region", help="AWS region (default: from the environment)")
+    sub.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines", "none"),
+        default="auto",
+        help="stderr display: a live line on a terminal, else periodic lines",
+    )
+    sub.add_argument(
+        "--progress-interval",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between progress lines when not a terminal (default 10)",
+    )
+    sub.add_argument(
+        "--checkpoint-every",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="save the checkpoint every N settled lines, or each second",
+    )
+    return parser
+
+
+def _import_entity(spec: str) -> Any:
+    from dynamore.entity import Entity
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise UsageError(f"--entity must look like package.module:Class, not {spec!r}")
+    # Like `python -m`: modules in the working directory can be named.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as exc:  # any failure of user code at import is a usage error here
+        raise UsageError(f"cannot import {spec}: {type(exc).__name__}: {exc}") from None
+    if not (isinstance(target, type) and issubclass(target, Entity)):
+        raise UsageError(f"{spec} is not an Entity subclass")
+    return target
+
+
+def _parse_line(line: bytes) -> Any:
+    if not line.strip():
+        return None
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} (at character {exc.pos + 1})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"invalid UTF-8 at byte {exc.start}") from None
+
+
+class _Input:
+    """The lines of the input, counting the bytes read (for the ETA)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.bytes_read = 0
+        self.size: Optional[int] = None
+        try:
+            stat = os.fstat(stream.fileno())
+            if stat.st_size and os.path.isfile(getattr(stream, "name", "")):
+                self.size = stat.st_size
+        except (OSError, ValueError):
+            pass
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.stream:
+            self.bytes_read += len(line)
+            yield line
+
+
+class _CheckpointFile:
+    """The checkpoint file: JSON, replaced atomically; it also records how much of the rejects
+    file it covers."""
+
+    def __init__(self, path: str, header: dict[str, Any]) -> None:
+        self.path = path
+        self.header = header
+
+    def read(self) -> Optional[dict[str, Any]]:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read checkpoint {self.path}: {exc}") from None
+        if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
+            raise UsageError(f"{self.path} is not a dynamore load checkpoint")
+        return data
+
+    def write(self, checkpoint: Checkpoint, rejects_offset: int, complete: bool) -> None:
+        data = dict(
+            self.header,
+            version=CHECKPOINT_VERSION,
+            checkpoint=checkpoint.as_dict(),
+            rejects_offset=rejects_offset,
+            complete=complete,
+            updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class _Display:
+    """Progress on stderr: one redrawn line on a terminal, plain lines otherwise."""
+
+    def __init__(self, mode: str, interval: float, source: _Input, stream: IO[str]) -> None:
+        if mode == "auto":
+            mode = "bar" if stream.isatty() else "lines"
+        self.mode = mode
+        self.interval = _BAR_REFRESH if mode == "bar" else interval
+        self.source = source
+        self.stream = stream
+        self._bytes0: Optional[int] = None
+        self._drawn = False
+
+    def __call__(self, progress: Progress) -> None:
+        if self.mode == "none":
+            return
+        c = progress.checkpoint
+        if self._bytes0 is None:
+            self._bytes0 = self.source.bytes_read
+        rate = f"{progress.rate:,.0f}/s" if progress.rate else "-/s"
+        text = (
+            f"line {c.position:,}: {c.written:,} written, {c.rejected:,} rejected, "
+            f"{c.failed:,} failed, {c.already_existing:,} existing, {progress.retries:,} "
+            f"retries ({progress.throttles:,} throttled), {rate}"
+        )
+        size, done = self.source.size, self.source.bytes_read
+        if size and done > self._bytes0 and progress.elapsed > 0:
+            per_byte = progress.elapsed / (done - self._bytes0)
+            text += f", {100 * done / size:.0f}%, ETA {_clock(per_byte * max(0, size - done))}"
+        if self.mode == "bar":
+            self.stream.write("\r\x1b[K" + text)
+            self._drawn = True
+        else:
+            self.stream.write(f"dynamore load: {text}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _reject_line(reject: Reject) -> bytes:
+    source = reject.source
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else str(source)
+    record = {
+        "line": reject.position + 1,
+        "kind": reject.kind,
+        "reason": reject.reason,
+        "input": text.rstrip("\r\n"),
+    }
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _open_rejects(path: Optional[str], offset: int) -> Optional[IO[bytes]]:
+    if path is None:
+        return None
+    try:
+        if offset:
+            f = open(path, "r+b")  # noqa: SIM115 - closed by the caller
+            if os.fstat(f.fileno()).st_size < offset:
+                f.close()
+                raise UsageError(f"{path} is shorter than the checkpoint says: not the same run")
+            f.truncate(offset)
+            f.seek(offset)
+            return f
+        return open(path, "wb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise UsageError(f"cannot open rejects file: {exc}") from None
+
+
+def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from dynamore._client import Client
+    from dynamore.dynamodb_proxy import DynamoDbProxy
+
+    entity_class = _import_entity(args.entity)
+    if args.resume and not args.checkpoint:
+        raise UsageError("--resume needs --checkpoint FILE")
+    input_name = "-" if args.input == "-" else os.path.abspath(args.input)
+    header = {"entity": args.entity, "table": args.table, "mode": args.mode, "input": input_name}
+    start = Checkpoint()
+    rejects_path = os.path.abspath(args.rejects) if args.rejects else None
+    rejects_offset = 0
+    saver = None
+    if args.checkpoint:
+        saver = _CheckpointFile(args.checkpoint, header)
+        saved = saver.read()
+        if saved is not None and not args.resume and not saved.get("complete"):
+            raise UsageError(
+                f"checkpoint {args.checkpoint} holds an unfinished load: add --resume to "
+                "continue it, or remove the file"
+            )
+        if saved is not None and args.resume:
+            for name, value in header.items():
+                if saved.get(name) != value:
+                    raise UsageError(
+                        f"checkpoint {args.checkpoint} is for {name} {saved.get(name)!r}, "
+                        f"not {value!r}"
+                    )
+            try:
+                start = Checkpoint.from_dict(saved.get("checkpoint") or {})
+            except ValidationError as exc:
+                raise UsageError(f"checkpoint {args.checkpoint}: {exc}") from None
+            rejects_offset = int(saved.get("rejects_offset") or 0)
+            if rejects_path is None and saved.get("rejects"):
+                rejects_path = str(saved["rejects"])
+        elif args.resume:
+            err.write(f"dynamore load: no checkpoint at {args.checkpoint}; starting at line 1\n")
+        header["rejects"] = rejects_path
+    try:
+        stream: IO[bytes] = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.input}: {exc.strerror}") from None
+    try:
+        client = Client(
+            endpoint_url=args.endpoint, region=args.region, max_connections=max(args.workers, 1)
+        )
+    except DynamoreError as exc:
+        raise UsageError(str(exc)) from None
+    source = _Input(stream)
+    display = _Display(args.progress, args.progress_interval, source, err)
+    rejects = _open_rejects(rejects_path, rejects_offset)
+    stop = threading.Event()
+    previous = _install_stop_handlers(stop)
+    try:
+        _check_table(client, args.table, entity_class)
+
+        def on_reject(reject: Reject) -> None:
+            if rejects is not None:
+                rejects.write(_reject_line(reject))
+
+        def on_checkpoint(checkpoint: Checkpoint, complete: bool = False) -> None:
+            offset = 0
+            if rejects is not None:
+                rejects.flush()
+                os.fsync(rejects.fileno())
+                offset = rejects.tell()
+            if saver is not None:
+                saver.write(checkpoint, offset, complete)
+
+        on_checkpoint(start)
+        proxy = DynamoDbProxy(table_name=args.table, client=client)
+        try:
+            report = load(
+                proxy,
+                entity_class,
+                source,
+                mode=args.mode,
+                workers=args.workers,
+                resume=start,
+                stop=stop,
+                parse=_parse_line,
+                on_reject=on_reject,
+                on_progress=display,
+                progress_interval=display.interval,
+                on_checkpoint=on_checkpoint,
+                checkpoint_every=args.checkpoint_every,
+            )
+        finally:
+            display.close()
+        on_checkpoint(report.checkpoint, report.complete)
+    except DynamoreError as exc:
+        err.write(f"dynamore load: error: {exc}\n")
+        if saver is not None:
+            err.write(f"dynamore load: resume with --resume --checkpoint {args.checkpoint}\n")
+        return EXIT_FAILED
+    finally:
+        _restore_handlers(previous)
+        if rejects is not None:
+            rejects.close()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+        client.close()
+
+    c = report.checkpoint
+    rate = (c.position - start.position) / report.elapsed if report.elapsed > 0 else 0.0
+    out.write(
+        f"{c.position:,} lines: {report.written:,} written, {report.rejected:,} rejected, "
+        f"{report.already_existing:,} already existing, {report.failed:,} failed"
+        + (f", {report.skipped:,} blank" if report.skipped else "")
+        + "\n"
+    )
+    out.write(
+        f"{report.elapsed:.1f} s, {rate:,.0f} lines/s, {report.retries:,} retries "
+        f"({report.throttles:,} throttled)\n"
+    )
+    if rejects_path and (report.rejected or report.failed or report.already_existing):
+        out.write(f"lines not written: {rejects_path}\n")
+    else:
+        for reject in (report.rejects + report.failures)[:5]:
+            out.write(f"line {reject.position + 1}: {reject.kind}: {reject.reason}\n")
+    if not report.complete:
+        where = f" --checkpoint {args.checkpoint}" if args.checkpoint else ""
+        out.write(f"stopped before the end; continue with --resume{where}\n")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if report.rejected or report.failed else 0
+
+
+def _check_table(client: Any, table: str, entity_class: Any) -> None:
+    try:
+        description = client.describe_table(table)
+    except ResourceNotFound:
+        raise UsageError(f"no table {table!r} at {client.endpoint.url}") from None
+    names = [k["AttributeName"] for k in description.get("KeySchema", [])]
+    wanted = list(entity_class.pr_keys())
+    if sorted(names) != sorted(wanted):
+        raise UsageError(f"table {table!r} has keys {names}, {entity_class.__name__} uses {wanted}")
+
+
+def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: Optional[FrameType]) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise UsageError("a command is needed: load (see dynamore --help)")
+        return _load(args, sys.stdout, sys.stderr)
+    except UsageError as exc:
+        sys.stderr.write(f"dynamore: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("dynamore: interrupted\n")
+        return EXIT_INTERRUPTED
