@@ -1,7 +1,15 @@
-"""dynamore: JSON-Schema entities in one DynamoDB table, on a fast low-level DynamoDB client."""
+"""dynamore: JSON-Schema entities in one DynamoDB table, on a fast low-level DynamoDB client.
+
+>>> from dynamore import Client                       # the low-level client
+>>> from dynamore.entity import Entity                # entity types (JSON Schema)
+>>> from dynamore.dynamodb_proxy import DynamoDbProxy  # REST-like verbs over one table
+"""
 
 from __future__ import annotations
 
+from dynamore._client import Client, Page
+from dynamore._credentials import Credentials
+
 __version__ = "0.2.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["Client", "Credentials", "Page", "__version__"]

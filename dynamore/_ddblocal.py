@@ -179,6 +179,9 @@ class DynamoDBLocal:
             "-jar",
             str(jar_dir / "DynamoDBLocal.jar"),
             "-inMemory",
+            # One database for every access key and region: tests, demo and benchmarks
+            # may sign with different fake credentials and must still see the same tables.
+            "-sharedDb",
             "-port",
             str(self.port),
         ]

@@ -30,6 +30,12 @@ from types import TracebackType
 from typing import Any, NamedTuple, Optional, Protocol
 from urllib.parse import urlsplit
 
+from dynamore._config import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_TIMEOUT,
+    Endpoint,
+)
 from dynamore.exceptions import ConfigurationError, ResponseTimeout, TransportError, ValidationError
 
 __all__ = [
@@ -43,14 +49,10 @@ __all__ = [
     "proxy_applies",
 ]
 
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_READ_TIMEOUT = 10.0
-DEFAULT_MAX_CONNECTIONS = 10
 
 # One recv of this size holds any ordinary DynamoDB answer (head + body) whole.
 _RECV_SIZE = 65536
 _MAX_HEAD = 65536
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Response(NamedTuple):
@@ -79,19 +81,9 @@ class Transport(Protocol):
 
 
 def _split_endpoint(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an endpoint URL; only ``http(s)://host[:port][/]`` is accepted."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigurationError(f"bad endpoint URL {url!r}: {exc}") from exc
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise ConfigurationError(f"endpoint URL must be http(s)://host[:port], not {url!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        # The signature covers the path "/"; a different one would be signed wrongly.
-        raise ConfigurationError(f"endpoint URL must not have a path or query: {url!r}")
-    return scheme, parts.hostname, port if port is not None else _DEFAULT_PORTS[scheme]
+    """(scheme, host, port) of an endpoint URL, validated as :class:`Endpoint` does."""
+    endpoint = Endpoint.parse(url)
+    return endpoint.scheme, endpoint.host, endpoint.port
 
 
 def _is_dropped(sock: socket.socket) -> bool:
@@ -516,9 +508,9 @@ def proxy_applies(url: str) -> bool:
 def make_transport(url: str, *, kind: str = "auto", **options: Any) -> Transport:
     """Build the transport for ``url``: ``"native"``, ``"botocore"`` or ``"auto"``.
 
-    ``"auto"`` takes botocore's when a proxy from the environment applies to the endpoint or
-    ``AWS_CA_BUNDLE`` is set for an https endpoint (both need botocore's HTTP stack), else the
-    native one.
+    ``"auto"`` takes botocore's when a proxy from the environment applies to the endpoint
+    (proxies need botocore's HTTP stack), else the native one; for an https endpoint the native
+    transport trusts ``AWS_CA_BUNDLE`` when it is set, as botocore would.
     ``options`` go to the constructor (``connect_timeout``, ``read_timeout``,
     ``max_connections``; ``ssl_context`` for the native transport only).
 
@@ -526,9 +518,20 @@ def make_transport(url: str, *, kind: str = "auto", **options: Any) -> Transport
     <NativeTransport http://127.0.0.1:8000 idle=0 active=0>
     """
     if kind == "auto":
-        # A CA bundle only matters for https; DynamoDB Local over http stays native.
-        custom_ca = bool(os.environ.get("AWS_CA_BUNDLE")) and url[:6].lower() == "https:"
-        kind = "botocore" if custom_ca or proxy_applies(url) else "native"
+        kind = "botocore" if proxy_applies(url) else "native"
+        ca_bundle = os.environ.get("AWS_CA_BUNDLE")
+        if (
+            kind == "native"
+            and ca_bundle
+            and url[:6].lower() == "https:"
+            and options.get("ssl_context") is None
+        ):
+            try:
+                options["ssl_context"] = ssl.create_default_context(cafile=ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"AWS_CA_BUNDLE={ca_bundle!r} cannot be loaded: {exc}"
+                ) from exc
     if kind == "native":
         return NativeTransport(url, **options)
     if kind == "botocore":

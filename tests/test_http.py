@@ -828,7 +828,7 @@ def test_https_verifies_the_certificate_and_sends_sni(certs: dict[str, Path]) ->
             assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
 
 
-def test_botocore_transport_honours_a_custom_ca_bundle(
+def test_both_transports_honour_a_custom_ca_bundle(
     certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in PROXY_VARS:
@@ -837,12 +837,13 @@ def test_botocore_transport_honours_a_custom_ca_bundle(
     monkeypatch.setenv("AWS_CA_BUNDLE", str(certs["ca.pem"]))
     with _tls_server(certs, []) as server:
         url = f"https://localhost:{server.port}"
-        transport = make_transport(url)
-        try:
-            assert isinstance(transport, BotocoreTransport)
-            assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"tls":true}'
-        finally:
-            transport.close()
+        for kind, cls in (("auto", NativeTransport), ("botocore", BotocoreTransport)):
+            transport = make_transport(url, kind=kind)
+            try:
+                assert isinstance(transport, cls)
+                assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"tls":true}'
+            finally:
+                transport.close()
         strict = BotocoreTransport(url, verify=True)  # the system store only
         with strict, pytest.raises(TransportError):
             strict.send(SIMPLE_HEADERS, b"{}")
@@ -892,7 +893,9 @@ def test_make_transport_choice(no_proxy_env: pytest.MonkeyPatch) -> None:
     chosen += [make_transport(aws), make_transport(aws, kind="native")]
     env.delenv("HTTPS_PROXY")
     env.setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem")
-    chosen += [make_transport(aws), make_transport("http://127.0.0.1:8000")]
+    with pytest.raises(ConfigurationError, match="AWS_CA_BUNDLE"):
+        make_transport(aws)
+    chosen += [make_transport("http://127.0.0.1:8000")]
     try:
         kinds = [type(t).__name__ for t in chosen]
         assert kinds == [
@@ -900,7 +903,6 @@ def test_make_transport_choice(no_proxy_env: pytest.MonkeyPatch) -> None:
             "BotocoreTransport",
             "BotocoreTransport",
             "NativeTransport",
-            "BotocoreTransport",
             "NativeTransport",  # a CA bundle means nothing to plain http
         ]
     finally:

@@ -1,0 +1,70 @@
+"""The package surface: exports, py.typed, and a Lambda-style cold path that never imports
+boto3, botocore or urllib3 when credentials come from the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dynamore
+from dynamore import exceptions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_exports_and_version() -> None:
+    assert dynamore.__version__ == "0.2.0.dev0"
+    assert {"Client", "Credentials", "Page"} <= set(dynamore.__all__)
+    assert (Path(dynamore.__file__).parent / "py.typed").exists()
+
+
+def test_one_exception_tree() -> None:
+    for name in exceptions.__all__:
+        value = getattr(exceptions, name)
+        if isinstance(value, type) and issubclass(value, Exception) and name != "SchemaWarning":
+            assert issubclass(value, exceptions.DynamoreError), name
+    assert issubclass(exceptions.ValidationError, ValueError)
+    assert issubclass(exceptions.UnsupportedTypeError, TypeError)
+
+
+def test_lambda_cold_path_imports_no_botocore(
+    ddb_endpoint: str, table: str, tmp_path: Path
+) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import dynamore
+        from dynamore.dynamodb_proxy import DynamoDbProxy
+        from dynamore.entity import Entity
+
+        class Thing(Entity):
+            SCHEMA = {{"title": "THING", "properties": {{"id": {{"type": "string"}}}}}}
+            ID_ATTRIBUTE = "id"
+
+        client = dynamore.Client()
+        db = DynamoDbProxy(table_name={table!r}, client=client)
+        db.post(entity_class=Thing, data={{"id": "1"}})
+        assert db.get(entity_class=Thing, data={{"id": "1"}}) == {{"id": "1"}}
+        assert "NativeTransport" in repr(client.transport)
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "urllib3")))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="AKID",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_SESSION_TOKEN="token",
+        AWS_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        DDB_ENDPOINT=ddb_endpoint,
+        PYTHONPATH=str(ROOT),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
