@@ -1,0 +1,316 @@
+"""Client.batch_write / batch_get against DynamoDB Local, and through the fault proxy for what
+DynamoDB Local never does: unprocessed items and keys, throttled batches."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from dynamore._batch import MAX_GET_KEYS, _projection_payload, key_id
+from dynamore._client import Client
+from dynamore._retry import RetryPolicy
+from dynamore.exceptions import (
+    BatchIncomplete,
+    ResourceNotFound,
+    ThrottlingError,
+    ValidationError,
+)
+from tests import ddb_admin
+from tests.faultproxy import FaultProxy
+
+# Tiny backoff bases: the tests wait for nothing, the rules stay the same.
+FAST = RetryPolicy(max_attempts=3, throttle_base=0.001, transient_base=0.001)
+
+
+def items(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {"PK": "B", "SK": f"{i:05d}", "n": i, "f": i / 3, "tags": ["x", i], "m": {"k": None}}
+        for i in range(start, start + n)
+    ]
+
+
+def key(item: dict[str, Any]) -> dict[str, Any]:
+    return {"PK": item["PK"], "SK": item["SK"]}
+
+
+def stored(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
+    """Every item of the table by SK, read with botocore (not the client under test)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    out = {}
+    paginator = ddb_admin.botocore_client(endpoint).get_paginator("scan")
+    for page in paginator.paginate(TableName=table, ConsistentRead=True):
+        for raw in page["Items"]:
+            item = {k: des.deserialize(v) for k, v in raw.items()}
+            out[item["SK"]] = item
+    return out
+
+
+def as_python(value: Any) -> Any:
+    """botocore's Decimals back to the ints and floats the client wrote."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: as_python(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_python(v) for v in value]
+    return value
+
+
+@pytest.fixture
+def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
+    with FaultProxy(ddb_endpoint) as p:
+        yield p
+
+
+@pytest.fixture
+def faulty(proxy: FaultProxy) -> Iterator[Client]:
+    with Client(endpoint_url=proxy.url, retry=FAST) as c:
+        yield c
+
+
+# -- plain behaviour -------------------------------------------------------------------------
+
+
+def test_write_splits_into_requests_and_everything_lands(
+    proxy: FaultProxy, faulty: Client, ddb_endpoint: str, table: str
+) -> None:
+    written = items(60)
+    faulty.batch_write(table, puts=written, key_names=("PK", "SK"))
+    assert proxy.forwarded["BatchWriteItem"] == 3  # 25 + 25 + 10
+    assert {sk: as_python(v) for sk, v in stored(ddb_endpoint, table).items()} == {
+        i["SK"]: i for i in written
+    }
+    faulty.batch_write(
+        table,
+        puts=items(5, start=100),
+        deletes=[key(i) for i in written[:30]],
+        key_names=["PK", "SK"],
+    )
+    assert sorted(stored(ddb_endpoint, table)) == sorted(
+        [i["SK"] for i in written[30:]] + [i["SK"] for i in items(5, start=100)]
+    )
+
+
+def test_key_names_are_learned_once_per_table(
+    proxy: FaultProxy, faulty: Client, ddb_endpoint: str, table: str
+) -> None:
+    faulty.batch_write(table, puts=items(3))
+    faulty.batch_write(table, puts=items(3, start=3), deletes=[key(items(1)[0])])
+    assert proxy.forwarded["DescribeTable"] == 1
+    assert sorted(stored(ddb_endpoint, table)) == [f"{i:05d}" for i in range(1, 6)]
+
+
+def test_get_returns_found_items_in_the_order_of_the_keys(client: Client, table: str) -> None:
+    written = items(250)
+    client.batch_write(table, puts=written, key_names=("PK", "SK"))
+    wanted = [key(i) for i in written] + [{"PK": "B", "SK": "missing"}]
+    random.Random(6).shuffle(wanted)
+    got = client.batch_get(table, wanted, consistent=True)
+    by_sk = {i["SK"]: i for i in written}
+    assert got == [by_sk[k["SK"]] for k in wanted if k["SK"] in by_sk]
+    assert len(wanted) > 2 * MAX_GET_KEYS
+
+
+def test_get_projection_strips_the_keys_it_added(client: Client, table: str) -> None:
+    written = items(3)
+    client.batch_write(table, puts=written, key_names=("PK", "SK"))
+    keys = [key(i) for i in reversed(written)]
+    assert client.batch_get(table, keys, projection=["n"]) == [{"n": 2}, {"n": 1}, {"n": 0}]
+    assert client.batch_get(table, keys, projection=["SK", "n"]) == [
+        {"SK": i["SK"], "n": i["n"]} for i in reversed(written)
+    ]
+    assert client.batch_get(table, keys, projection="n, f") == [
+        {"n": i["n"], "f": i["f"]} for i in reversed(written)
+    ]
+    assert client.batch_get(table, []) == []
+
+
+def test_duplicates_are_refused_before_anything_is_sent(
+    proxy: FaultProxy, faulty: Client, ddb_endpoint: str, table: str
+) -> None:
+    written = items(40)
+    with pytest.raises(ValueError, match=r"puts\[30\]: duplicate key"):
+        faulty.batch_write(table, puts=written[:30] + [written[0]], key_names=("PK", "SK"))
+    with pytest.raises(ValidationError, match=r"deletes\[0\]: duplicate key .*puts\[1\]"):
+        faulty.batch_write(
+            table, puts=written[:2], deletes=[key(written[1])], key_names=("PK", "SK")
+        )
+    with pytest.raises(ValueError, match=r"keys\[2\]: duplicate key"):
+        faulty.batch_get(table, [key(written[0]), key(written[1]), key(written[0])])
+    assert proxy.received["BatchWriteItem"] == proxy.received["BatchGetItem"] == 0
+    assert stored(ddb_endpoint, table) == {}
+
+
+def test_bad_input_names_the_entry(faulty: Client, proxy: FaultProxy, table: str) -> None:
+    names = ("PK", "SK")
+    with pytest.raises(ValidationError, match=r"puts\[1\]: key attribute 'SK' is missing"):
+        faulty.batch_write(table, puts=[items(1)[0], {"PK": "B", "x": 1}], key_names=names)
+    with pytest.raises(ValidationError, match=r"deletes\[0\]: 'f' is not a key attribute"):
+        faulty.batch_write(table, deletes=[items(1)[0]], key_names=names)
+    with pytest.raises(ValidationError, match=r"puts\[0\]\.f"):
+        faulty.batch_write(table, puts=[{"PK": "B", "SK": "1", "f": float("nan")}], key_names=names)
+    with pytest.raises(ValidationError, match=r"keys\[1\]: has attributes"):
+        faulty.batch_get(table, [{"PK": "B", "SK": "1"}, {"PK": "B"}])
+    assert proxy.received["BatchWriteItem"] == proxy.received["BatchGetItem"] == 0
+
+
+def test_errors_retrying_cannot_fix_propagate(client: Client) -> None:
+    with pytest.raises(ResourceNotFound):
+        client.batch_write("no-such-table", puts=items(2), key_names=("PK", "SK"))
+    with pytest.raises(ResourceNotFound):
+        client.batch_write("no-such-table", puts=items(2))  # from DescribeTable
+    with pytest.raises(ResourceNotFound):
+        client.batch_get("no-such-table", [key(items(1)[0])])
+
+
+# -- unprocessed items and throttling (fault proxy) ---------------------------------------------
+
+
+def leave_unprocessed(endpoint: str, table: str, sks: set[str], *, once: bool = False) -> Any:
+    """A proxy rewrite that reports the puts of ``sks`` as unprocessed (each only the first
+    time it is seen, with ``once``), and makes that true by deleting them again: the proxy
+    forwards the whole request before it rewrites the answer."""
+    seen: set[str] = set()
+
+    def rewrite(request: dict[str, Any], response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        left = []
+        for r in request["RequestItems"][table]:
+            sk = r["PutRequest"]["Item"]["SK"]["S"]
+            if sk in sks and not (once and sk in seen):
+                left.append(r)
+                seen.add(sk)
+        if left:
+            ddb_admin.botocore_client(endpoint).batch_write_item(
+                RequestItems={
+                    table: [
+                        {
+                            "DeleteRequest": {
+                                "Key": {k: r["PutRequest"]["Item"][k] for k in ("PK", "SK")}
+                            }
+                        }
+                        for r in left
+                    ]
+                }
+            )
+            response["UnprocessedItems"] = {table: left}
+        return 200, response
+
+    return rewrite
+
+
+def test_unprocessed_items_are_resent_until_written(
+    proxy: FaultProxy, faulty: Client, ddb_endpoint: str, table: str
+) -> None:
+    written = items(50)
+    # Each of these is left behind once: two in each chunk of 25.
+    proxy.inject_rewrite(
+        leave_unprocessed(ddb_endpoint, table, {"00003", "00007", "00030", "00031"}, once=True),
+        operation="BatchWriteItem",
+        times=100,
+    )
+    throttles = faulty.stats.throttles
+    sleeps: list[float] = []
+    faulty.batch_write(table, puts=written, key_names=("PK", "SK"), sleep=sleeps.append)
+    assert {sk: as_python(v) for sk, v in stored(ddb_endpoint, table).items()} == {
+        i["SK"]: i for i in written
+    }
+    # Per chunk: 25 sent, 2 left over; those 2 resent alone.
+    assert proxy.forwarded["BatchWriteItem"] == 4
+    assert faulty.stats.throttles - throttles == 2
+    assert len(sleeps) == 2 and all(0 <= s <= 0.01 for s in sleeps)
+
+
+def test_exhausted_retries_report_exactly_what_was_not_written(
+    proxy: FaultProxy, faulty: Client, ddb_endpoint: str, table: str
+) -> None:
+    written = items(60)
+    stuck = {"00004", "00011"}
+    proxy.inject_rewrite(
+        leave_unprocessed(ddb_endpoint, table, stuck), operation="BatchWriteItem", times=100
+    )
+    with pytest.raises(BatchIncomplete) as caught:
+        faulty.batch_write(
+            table, puts=written, key_names=("PK", "SK"), attempts=3, sleep=lambda s: None
+        )
+    left = caught.value.unprocessed
+    # The stuck items of the first chunk, then the two chunks never sent, in order.
+    assert left == [("put", i) for i in written if i["SK"] in stuck or int(i["SK"]) >= 25]
+    assert sorted(stored(ddb_endpoint, table)) == [
+        i["SK"] for i in written[:25] if i["SK"] not in stuck
+    ]
+    assert proxy.forwarded["BatchWriteItem"] == 1 + 3  # the first round, then 3 without progress
+
+
+def test_throttled_batches_are_retried_then_reported_whole(
+    proxy: FaultProxy, faulty: Client, ddb_endpoint: str, table: str
+) -> None:
+    proxy.inject("throttle", operation="BatchWriteItem", times=2)
+    faulty.batch_write(table, puts=items(10), key_names=("PK", "SK"))
+    assert len(stored(ddb_endpoint, table)) == 10
+
+    proxy.inject("throttle", operation="BatchWriteItem", times=3)  # every attempt of one call
+    later = items(30, start=100)
+    deletes = [key(i) for i in items(2)]
+    with pytest.raises(BatchIncomplete, match="ThrottlingException") as caught:
+        faulty.batch_write(table, puts=later, deletes=deletes, key_names=("PK", "SK"))
+    assert isinstance(caught.value.__cause__, ThrottlingError)
+    assert caught.value.unprocessed == [("put", i) for i in later] + [
+        ("delete", k) for k in deletes
+    ]
+    assert len(stored(ddb_endpoint, table)) == 10  # the throttled request was not applied
+
+
+def test_unprocessed_keys_are_reread_and_exhaustion_reports_them(
+    proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    written = items(120)
+    client.batch_write(table, puts=written, key_names=("PK", "SK"))
+    stuck = {"00005", "00006"}
+
+    def hold_back(request: dict[str, Any], response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        found = response["Responses"][table]
+        response["Responses"][table] = [i for i in found if i["SK"]["S"] not in stuck]
+        left = [k for k in request["RequestItems"][table]["Keys"] if k["SK"]["S"] in stuck]
+        if left:
+            response["UnprocessedKeys"] = {table: dict(request["RequestItems"][table], Keys=left)}
+        return 200, response
+
+    keys = [key(i) for i in written]
+    proxy.inject_rewrite(hold_back, operation="BatchGetItem", times=2)
+    got = faulty.batch_get(table, keys, sleep=lambda s: None)
+    assert got == written
+    assert proxy.forwarded["BatchGetItem"] == 2 + 1 + 1  # two held back, the rest, chunk 2
+
+    proxy.inject_rewrite(hold_back, operation="BatchGetItem", times=100)
+    with pytest.raises(BatchIncomplete) as caught:
+        faulty.batch_get(table, keys, attempts=2, sleep=lambda s: None, projection=["n"])
+    assert caught.value.unprocessed == [k for k in keys if k["SK"] in stuck or int(k["SK"]) >= 100]
+
+
+# -- pure units ---------------------------------------------------------------------------------
+
+
+def test_key_identity_compares_numbers_by_value() -> None:
+    assert key_id({"a": {"N": "1.0"}, "b": {"S": "x"}}, ("a", "b")) == key_id(
+        {"a": {"N": "1"}, "b": {"S": "x"}}, ("a", "b")
+    )
+    assert key_id({"a": {"B": "AA=="}}, ("a",)) != key_id({"a": {"S": "AA=="}}, ("a",))
+    assert key_id({"a": {"S": "x"}}, ("a", "b")) is None
+
+
+def test_projection_always_includes_the_keys() -> None:
+    payload, strip = _projection_payload(["name", "SK"], ("PK", "SK"))
+    assert payload == {
+        "ProjectionExpression": "#p0, #p1, #k0",
+        "ExpressionAttributeNames": {"#p0": "name", "#p1": "SK", "#k0": "PK"},
+    }
+    assert strip == {"PK"}
+    payload, strip = _projection_payload("a, PK", ("PK", "SK"))
+    assert payload["ProjectionExpression"] == "a, PK, #k1"
+    assert strip == {"SK"}
