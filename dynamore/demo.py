@@ -43,6 +43,9 @@ def main() -> int:
     except ResourceNotFound:
         admin.create_table(TABLE)
         print(f"created table {TABLE!r} at {endpoint} (PK: string hash key, SK: string range key)")
+    else:  # a server kept from an earlier run: start from a clean slate for the demo's item
+        admin.delete_item(TABLE, {"PK": "PERSON", "SK": "123456"})
+        print(f"using the existing table {TABLE!r} at {endpoint}")
 
     # ---- the README quick start, verbatim ----
     from dynamore.dynamodb_proxy import DynamoDbProxy
@@ -73,12 +76,14 @@ def main() -> int:
     _show("db.post returned", created)
     _show("db.get (one item) returned", item)
     _show("db.get (all PERSON items) returned", items)
-    _show("stored in DynamoDB as", admin.get_item(TABLE, {"PK": "PERSON", "SK": "123456"}))
+    stored = admin.get_item(TABLE, {"PK": "PERSON", "SK": "123456"}) or {}
+    _show("stored in DynamoDB as", {"PK": stored.pop("PK"), "SK": stored.pop("SK"), **stored})
     try:
         db.post(entity_class=Person, data={**data, "id_number": "654321", "gender": "other"})
     except ValidationError as exc:
         print(f"an invalid post raises {type(exc).__name__} (a ValueError), nothing is written:")
         print(f"    {exc}")
+    db.client.close()
     admin.close()
     return 0
 
