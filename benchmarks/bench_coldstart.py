@@ -22,8 +22,13 @@ benchmark process "peaks" at the parent's size; ``VmHWM`` belongs to the new add
 alone. (``ru_maxrss`` is the fallback where ``/proc`` is missing.)
 
 Children get the credentials and region a Lambda has in its environment and not
-``AWS_CA_BUNDLE`` (Lambda sets none; the endpoint is plain http anyway). Every implementation's
-first call reads the same item from the same table.
+``AWS_CA_BUNDLE`` (Lambda sets none; the endpoint is plain http anyway). Their bytecode is
+cached, as in a package built by ``pip install`` (which compiles ``.pyc`` files): the warm-up
+child of each implementation writes it into a private ``PYTHONPYCACHEPREFIX`` folder and the
+measured children read it. Without that, ``PYTHONDONTWRITEBYTECODE=1`` (set on some machines,
+including this project's) would make every child compile dynamore's source from the working
+tree (~15 ms) while boto3 and botocore load the ``.pyc`` files pip wrote at install time.
+Every implementation's first call reads the same item from the same table.
 
 Targets (issue 4): cold start >= 4x faster than ``boto3 resource``; peak RSS <= half of it.
 """
@@ -36,6 +41,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,7 +61,7 @@ impl, endpoint, table, key = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(s
 item = None
 t1 = t2 = t0
 if impl == "dynamore":
-    from dynamore._client import Client
+    from dynamore import Client
     t1 = time.perf_counter()
     db = Client(endpoint_url=endpoint, transport="native")
     t2 = time.perf_counter()
@@ -93,9 +99,13 @@ print(json.dumps({
 IMPLEMENTATIONS = ("dynamore", "boto3 resource", "botocore client", "python (no client)")
 
 
-def _child_env() -> dict[str, str]:
+def child_env(pycache: str) -> dict[str, str]:
+    """The environment of a cold-start child: Lambda's variables, bytecode cached in
+    ``pycache`` (see the module docstring)."""
     env = dict(os.environ)
     env.pop("AWS_CA_BUNDLE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),
@@ -111,13 +121,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cold_start(impl: str, endpoint: str, table: str) -> dict[str, Any]:
+def cold_start(impl: str, endpoint: str, table: str, env: dict[str, str]) -> dict[str, Any]:
     """Run one child for ``impl``; its report plus the parent's wall and CPU figures (µs)."""
     cmd = [sys.executable, "-c", _CHILD, impl, endpoint, table, json.dumps(KEY)]
     cpu0, wall0 = _children_cpu(), time.perf_counter()
-    done = subprocess.run(
-        cmd, cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     wall, cpu = time.perf_counter() - wall0, _children_cpu() - cpu0
     if done.returncode != 0:
         raise RuntimeError(f"cold start child for {impl} failed:\n{done.stderr}")
@@ -132,16 +140,19 @@ def cold_start(impl: str, endpoint: str, table: str) -> dict[str, Any]:
 def run(ctx: Context) -> list[Result]:
     ops, rounds, warmup = (2, 1, 1) if ctx.quick else (5, 5, 1)
     samples: dict[str, list[dict[str, Any]]] = {impl: [] for impl in IMPLEMENTATIONS}
-    with bench_table(ctx, "coldstart") as (client, table):
-        client.put_item(table, ITEM)
-        for impl in IMPLEMENTATIONS:
-            for _ in range(warmup):  # page cache and .pyc files, as a deployed package has
-                cold_start(impl, ctx.endpoint, table)
-        # Rounds interleave the implementations, as Suite.run does, so a slow phase of the
-        # machine hits them all alike.
-        for _ in range(rounds):
+    with tempfile.TemporaryDirectory(prefix="coldstart-pyc-") as pycache:
+        env = child_env(pycache)
+        with bench_table(ctx, "coldstart") as (client, table):
+            client.put_item(table, ITEM)
             for impl in IMPLEMENTATIONS:
-                samples[impl].extend(cold_start(impl, ctx.endpoint, table) for _ in range(ops))
+                for _ in range(warmup):  # page cache and .pyc files, as a deployed package has
+                    cold_start(impl, ctx.endpoint, table, env)
+            # Rounds interleave the implementations, as Suite.run does, so a slow phase of the
+            # machine hits them all alike.
+            for _ in range(rounds):
+                for impl in IMPLEMENTATIONS:
+                    for _ in range(ops):
+                        samples[impl].append(cold_start(impl, ctx.endpoint, table, env))
     results = [_result(impl, runs, ops, rounds) for impl, runs in samples.items()]
     ours = next(r for r in results if r.impl == "dynamore")
     if ours.extra["modules_imported"]:

@@ -38,7 +38,7 @@ from typing import Any, Optional
 
 from benchmarks.bench_ops import REGION, bench_table
 from benchmarks.harness import Context, Result, Suite
-from dynamore._client import Client
+from dynamore import Client
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 

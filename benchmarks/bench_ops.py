@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from benchmarks.harness import Context, Result, Suite
-from dynamore._client import Client
+from dynamore import Client
 
 REGION = "us-east-1"
 
