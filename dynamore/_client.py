@@ -7,10 +7,8 @@ something to build (signer, transport, credentials, codec tables) is built once 
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -409,6 +407,7 @@ class Client:
         yield from self._parallel_pages(payloads)
 
     def _parallel_pages(self, payloads: list[dict[str, Any]]) -> Iterator[Item]:
+        import queue
         pages: queue.Queue[tuple[int, Union[Page, BaseException, None]]] = queue.Queue(
             maxsize=2 * len(payloads)
         )
@@ -474,6 +473,8 @@ class Client:
         random one), so a retry after a lost answer is not applied twice.
         """
         payload: dict[str, Any] = {"TransactItems": [transact_action(action) for action in actions]}
+        import uuid  # only here: it costs cold-start time every Lambda would pay
+
         # An idempotency token on every transaction: if an answer is lost and the request is
         # retried, DynamoDB recognises it (for 10 minutes) instead of applying it twice.
         payload["ClientRequestToken"] = client_token or uuid.uuid4().hex
