@@ -180,11 +180,12 @@ class LoadReport:
 class AdaptiveRate:
     """A rate limit shared by the workers: additive increase, multiplicative decrease.
 
-    Unlimited until the first throttling event. Then the rate becomes half the throughput
-    measured over the last ``window`` seconds, grows by a twentieth of that after each request
-    that met no throttling, is halved again on the next throttling event (at most once per
-    ``cooldown``, so one burst of throttled workers counts once), and is lifted altogether once
-    it is back to twice the throughput that was throttled. The clock and sleep are injectable.
+    Unlimited until the first throttling event. Then the rate (items per second) becomes half
+    the throughput measured over the last ``window`` seconds, grows by a tenth of the cut rate
+    after each request that met no throttling, is halved again on the next throttling event (at
+    most once per ``cooldown``, so one burst of throttled workers counts once), and is lifted
+    altogether once it is back to twice the throughput that was first throttled. It never goes
+    below ``floor``. The clock and sleep are injectable.
     """
 
     def __init__(
@@ -213,7 +214,11 @@ class AdaptiveRate:
         sent = self._sent
         while sent and sent[0][0] < now - self._window:
             sent.popleft()
-        return sum(n for _, n in sent) / self._window
+        if not sent:
+            return 0.0
+        # Over the time actually covered: right after the start, the window is not full yet.
+        span = max(now - sent[0][0], self._window / 20)
+        return sum(n for _, n in sent) / span
 
     def acquire(self, n: int) -> None:
         """Wait until ``n`` more items may be sent."""
@@ -235,12 +240,11 @@ class AdaptiveRate:
             if now - self._last_cut < self._cooldown:
                 return
             self._last_cut = now
-            observed = self._throughput(now)
             if self.rate is None:
-                self._ceiling = 2 * observed
-                current = observed
+                current = self._throughput(now)
+                self._ceiling = 2 * max(current, self.floor)
             else:
-                current = min(self.rate, observed) if observed else self.rate
+                current = self.rate
             self.rate = max(self.floor, current / 2)
             self._step = max(1.0, self.rate / 10)
             self._next = max(self._next, now)
@@ -385,7 +389,8 @@ class _Run:
             # One item DynamoDB refuses sinks the whole request: find it by sending each alone.
             out: list[tuple[int, str, str]] = []
             for p in batch:
-                out.extend(self._upsert([p]) or ())
+                alone = self._upsert([p])
+                out.extend(alone if alone is not None else [(p.position, WRITTEN, "")])
             return out
         if not left:
             return None
@@ -634,6 +639,9 @@ def load(
             if len(pending[n]) >= MAX_WRITE_ITEMS:
                 flush(n)
         else:
+            # An input that ends because it was told to stop (a reader watching ``stop``) must
+            # not pass for a complete one.
+            tick(time.monotonic())
             for n in range(n_workers):
                 flush(n)
         run.finished.set()

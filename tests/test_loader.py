@@ -1,0 +1,411 @@
+"""DynamoDbProxy.load against DynamoDB Local: every valid item stored once, every invalid one
+reported, deadlines and stops resumable without loss, throttling and unprocessed items (through
+the fault proxy) losing nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any, Optional
+
+import pytest
+
+from dynamore._client import Client
+from dynamore._loader import AdaptiveRate, Checkpoint, LoadReport, Reject
+from dynamore._retry import RetryPolicy
+from dynamore.dynamodb_proxy import DynamoDbProxy
+from dynamore.entity import Entity
+from dynamore.exceptions import ResourceNotFound, ValidationError
+from tests.faultproxy import FaultProxy
+from tests.test_batch import as_python, leave_unprocessed, stored
+
+
+class Person(Entity):
+    SCHEMA = {
+        "title": "PERSON",
+        "type": "object",
+        "required": ["id_number", "name"],
+        "properties": {
+            "id_number": {"type": "string"},
+            "name": {"type": "string"},
+            "age": {"type": "integer", "minimum": 0},
+            "score": {"type": "number"},
+            "tags": {"type": "array"},
+            "address": {"type": "object"},
+        },
+        "additionalProperties": False,
+    }
+    ID_ATTRIBUTE = "id_number"
+
+
+def row(i: int, **changes: Any) -> dict[str, Any]:
+    data = {
+        "id_number": f"{i:06d}",
+        "name": f"person {i}",
+        "age": i % 90,
+        "score": i / 8,
+        "tags": ["a", i],
+        "address": {"city": "Lyon", "zip": None},
+    }
+    data.update(changes)
+    return data
+
+
+# Invalid rows, one of each kind, with a fragment of the reason each must be rejected for.
+INVALID: list[tuple[Any, str]] = [
+    (row(0, age=-1), "age: must be bigger than or equal to 0"),
+    (dict(row(0), PK="X"), "PK: is a key attribute"),
+    ("not an object", "entity data must be a dict"),
+    (row(0, score=float("nan")), "score: NaN is not a DynamoDB number"),
+    ({"id_number": "x"}, "must contain ['name']"),
+    (row(0, extra=1), "must not contain {'extra'}"),
+]
+
+
+def mixed(n: int, every: int = 97) -> tuple[list[Any], dict[int, str]]:
+    """``n`` rows, every ``every``-th one invalid; returns them and {position: reason part}."""
+    rows: list[Any] = []
+    bad: dict[int, str] = {}
+    for i in range(n):
+        if i % every == every - 1:
+            value, reason = INVALID[len(bad) % len(INVALID)]
+            rows.append(value)
+            bad[i] = reason
+        else:
+            rows.append(row(i))
+    return rows, bad
+
+
+def stored_rows(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
+    """The table's PERSON items as entity data (keys stripped), by id."""
+    out = {}
+    for sk, item in stored(endpoint, table).items():
+        assert item.pop("PK") == "PERSON"
+        item.pop("SK")
+        out[sk] = as_python(item)
+    return out
+
+
+def valid_rows(rows: list[Any], bad: dict[int, str]) -> dict[str, dict[str, Any]]:
+    return {r["id_number"]: r for i, r in enumerate(rows) if i not in bad}
+
+
+def assert_adds_up(report: LoadReport, n: int) -> None:
+    total = report.written + report.rejected + report.already_existing + report.failed
+    assert total + report.skipped == n == report.checkpoint.position
+
+
+@pytest.fixture
+def db(client: Client, table: str) -> DynamoDbProxy:
+    return DynamoDbProxy(table_name=table, client=client)
+
+
+# -- the whole path ----------------------------------------------------------------------------
+
+
+def test_ten_thousand_items_each_valid_one_stored_once(
+    db: DynamoDbProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows, bad = mixed(10_000)
+    rejected: list[Reject] = []
+    report = db.load(Person, rows, workers=4, keep=10_000, on_reject=rejected.append)
+    assert report.complete and report.stopped is None
+    assert (report.written, report.rejected, report.failed) == (10_000 - len(bad), len(bad), 0)
+    assert_adds_up(report, 10_000)
+    assert stored_rows(ddb_endpoint, table) == valid_rows(rows, bad)
+    # Every invalid row, in order, with its position, reason and the row itself.
+    assert rejected == report.rejects
+    assert [r.position for r in rejected] == sorted(bad)
+    for reject in rejected:
+        assert reject.kind == "invalid"
+        assert bad[reject.position] in reject.reason
+        assert reject.source is rows[reject.position]
+    assert not report.ok
+
+
+def test_create_mode_reports_existing_ids_and_accepts_its_own_writes(
+    db: DynamoDbProxy, client: Client, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(40)]
+    client.put_item(table, Person(rows[3]).data_with_identity())  # as if a previous run did
+    client.put_item(table, Person(row(5, name="someone else")).data_with_identity())
+    report = db.load(Person, rows, mode="create", workers=3)
+    assert (report.written, report.already_existing, report.rejected) == (39, 1, 0)
+    assert report.existing == ["000005"]
+    assert report.ok
+    expected = {r["id_number"]: r for r in rows}
+    expected["000005"] = row(5, name="someone else")  # not replaced
+    assert stored_rows(ddb_endpoint, table) == expected
+
+
+@pytest.mark.parametrize("mode, kept", [("upsert", "third"), ("create", "person 7")])
+def test_the_same_id_twice_is_written_in_input_order(
+    db: DynamoDbProxy, ddb_endpoint: str, mode: str, kept: str, table: str
+) -> None:
+    rows = [row(i) for i in range(300)]
+    for at, name in ((10, "first"), (150, "second"), (151, "third")):
+        rows.insert(at, row(7, name=name))
+    report = db.load(Person, rows, mode=mode, workers=4)
+    assert report.written + report.already_existing == len(rows)
+    assert stored_rows(ddb_endpoint, table)["000007"]["name"] == kept
+    if mode == "create":
+        assert report.existing == ["000007"] * 3  # row 7 itself came first
+
+
+def test_parse_skips_blank_and_rejects_what_it_cannot_read(
+    db: DynamoDbProxy, ddb_endpoint: str, table: str
+) -> None:
+    lines = [json.dumps(row(i)) for i in range(30)]
+    lines[4] = "{not json"
+    lines[9] = "   "
+
+    def parse(line: str) -> Optional[dict[str, Any]]:
+        if not line.strip():
+            return None
+        value: dict[str, Any] = json.loads(line)
+        return value
+
+    report = db.load(Person, lines, parse=parse)
+    assert (report.written, report.rejected, report.skipped) == (28, 1, 1)
+    assert report.rejects[0].position == 4 and report.rejects[0].source == "{not json"
+    assert len(stored_rows(ddb_endpoint, table)) == 28
+    assert_adds_up(report, 30)
+
+
+def test_a_refusing_pre_hook_rejects(client: Client, table: str) -> None:
+    class Picky(Person):
+        @classmethod
+        def pre(cls, http_method: str, data: dict[str, Any], existing_item: Any = None) -> bool:
+            assert http_method == "PUT"
+            return bool(data["age"] % 2)
+
+    report = DynamoDbProxy(table_name=table, client=client).load(Picky, [row(i) for i in range(10)])
+    assert (report.written, report.rejected) == (5, 5)
+    assert all("refused by Picky.pre" in r.reason for r in report.rejects)
+
+
+def test_bad_options_are_refused(db: DynamoDbProxy) -> None:
+    with pytest.raises(ValidationError, match="mode"):
+        db.load(Person, [], mode="replace")
+    with pytest.raises(ValidationError, match="workers"):
+        db.load(Person, [], workers=0)
+
+
+def test_a_missing_table_raises_after_stopping_the_workers(client: Client) -> None:
+    db = DynamoDbProxy(table_name="no-such-table", client=client)
+    saved: list[Checkpoint] = []
+    with pytest.raises(ResourceNotFound):
+        db.load(Person, [row(i) for i in range(200)], on_checkpoint=saved.append)
+    assert saved[-1].position == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("dynamore-load-")]
+
+
+# -- streaming, stopping and resuming ------------------------------------------------------------
+
+
+def test_input_is_read_lazily_with_bounded_lag(db: DynamoDbProxy) -> None:
+    read = [0]
+    lag = [0]
+
+    def source() -> Iterator[dict[str, Any]]:
+        for i in range(5000):
+            read[0] += 1
+            yield row(i)
+
+    def watch(checkpoint: Checkpoint) -> None:
+        lag[0] = max(lag[0], read[0] - checkpoint.position)
+
+    report = db.load(Person, source(), workers=4, on_checkpoint=watch, checkpoint_every=1)
+    assert report.written == 5000
+    # In flight at most: per worker a batch being sent, two queued and one filling, plus the
+    # batches the reader may run ahead of one slow shard; far below the 5000 of the input.
+    assert 0 < lag[0] <= 4 * 4 * 25 + 4 * 4 * 25 + 25
+
+
+def test_deadline_stops_cleanly_and_the_checkpoint_resumes(
+    db: DynamoDbProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows, bad = mixed(3000, every=50)
+    calls = [0]
+
+    def remaining_ms() -> float:  # like Lambda's context.get_remaining_time_in_millis
+        calls[0] += 1
+        return 60_000.0 if calls[0] < 40 else 1_000.0
+
+    first = db.load(Person, rows, deadline=remaining_ms, workers=4)
+    assert (first.complete, first.stopped) == (False, "deadline")
+    position = first.checkpoint.position
+    assert 0 < position < 3000
+    assert first.written + first.rejected == position
+    # Below the checkpoint everything is settled: each valid row is in the table.
+    now = stored_rows(ddb_endpoint, table)
+    assert all(r["id_number"] in now for i, r in enumerate(rows[:position]) if i not in bad)
+
+    second = db.load(Person, rows, resume=first.checkpoint, workers=4)
+    assert second.complete and second.stopped is None
+    assert (second.written, second.rejected) == (3000 - len(bad), len(bad))
+    assert_adds_up(second, 3000)
+    assert [r.position for r in second.rejects] == [p for p in sorted(bad) if p >= position]
+    assert stored_rows(ddb_endpoint, table) == valid_rows(rows, bad)
+
+
+def test_stop_event_then_resume_in_create_mode_counts_each_item_once(
+    db: DynamoDbProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows, bad = mixed(2000, every=40)
+    stop = threading.Event()
+    saved: list[Checkpoint] = []
+    rejects: list[int] = []
+
+    def on_checkpoint(checkpoint: Checkpoint) -> None:
+        saved.append(checkpoint)
+        if checkpoint.position >= 500:
+            stop.set()
+
+    first = db.load(
+        Person,
+        rows,
+        mode="create",
+        stop=stop,
+        on_checkpoint=on_checkpoint,
+        checkpoint_every=100,
+        on_reject=lambda r: rejects.append(r.position),
+    )
+    assert (first.complete, first.stopped) == (False, "stopped")
+    assert saved[-1] == first.checkpoint
+    assert [c.position for c in saved] == sorted(c.position for c in saved)
+    # Items above the checkpoint may have been written already: the resumed run meets them
+    # as its own writes (equal items), not as existing ids.
+    second = db.load(
+        Person,
+        rows,
+        mode="create",
+        resume=first.checkpoint,
+        on_reject=lambda r: rejects.append(r.position),
+    )
+    assert second.complete
+    assert (second.written, second.rejected, second.already_existing) == (
+        2000 - len(bad),
+        len(bad),
+        0,
+    )
+    assert rejects == sorted(bad)  # each once, in order, across both runs
+    assert stored_rows(ddb_endpoint, table) == valid_rows(rows, bad)
+
+
+# -- throttling and unprocessed items (fault proxy) ---------------------------------------------
+
+
+@pytest.fixture
+def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
+    with FaultProxy(ddb_endpoint) as p:
+        yield p
+
+
+def proxied(proxy: FaultProxy, attempts: int) -> Client:
+    retry = RetryPolicy(max_attempts=attempts, throttle_base=0.001, transient_base=0.001)
+    return Client(endpoint_url=proxy.url, retry=retry)
+
+
+def test_throttling_and_unprocessed_items_lose_nothing(
+    proxy: FaultProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(1000)]
+    left_once = {f"{i:06d}" for i in range(0, 1000, 37)}
+    proxy.inject("throttle", operation="BatchWriteItem", times=6)
+    proxy.inject_rewrite(
+        leave_unprocessed(ddb_endpoint, table, left_once, once=True),
+        operation="BatchWriteItem",
+        times=10_000,
+    )
+    with proxied(proxy, attempts=10) as client:
+        report = DynamoDbProxy(table_name=table, client=client).load(Person, rows, workers=4)
+    assert report.ok and report.written == 1000
+    # 6 throttled requests, and at least one leftover round per request that had left-overs.
+    assert report.throttles >= 6 + 1
+    assert report.retries >= report.throttles
+    assert stored_rows(ddb_endpoint, table) == {r["id_number"]: r for r in rows}
+
+
+def test_exhausted_retries_fail_exactly_the_items_not_written(
+    proxy: FaultProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(300)]
+    stuck = {"000010", "000123", "000124", "000299"}
+    proxy.inject_rewrite(
+        leave_unprocessed(ddb_endpoint, table, stuck), operation="BatchWriteItem", times=10_000
+    )
+    with proxied(proxy, attempts=3) as client:
+        report = DynamoDbProxy(table_name=table, client=client).load(
+            Person, rows, workers=2, batch_attempts=2
+        )
+    assert report.complete and not report.ok
+    assert (report.written, report.failed) == (296, 4)
+    assert [f.position for f in report.failures] == [10, 123, 124, 299]
+    assert all("unprocessed" in f.reason and f.kind == "failed" for f in report.failures)
+    assert [f.source for f in report.failures] == [rows[p] for p in (10, 123, 124, 299)]
+    assert sorted(stored_rows(ddb_endpoint, table)) == sorted(
+        r["id_number"] for r in rows if r["id_number"] not in stuck
+    )
+
+
+def test_an_item_dynamodb_refuses_fails_alone(
+    db: DynamoDbProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(30)]
+    rows[7] = row(7, id_number="x" * 1100)  # a sort key over DynamoDB's 1024 bytes
+    report = db.load(Person, rows, workers=1)
+    assert (report.written, report.failed) == (29, 1)
+    assert report.failures[0].position == 7
+    assert "ValidationException" in report.failures[0].reason
+    assert len(stored_rows(ddb_endpoint, table)) == 29
+
+
+# -- the adaptive rate -------------------------------------------------------------------------
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_adaptive_rate_halves_on_throttling_and_grows_back_additively() -> None:
+    t = FakeTime()
+    rate = AdaptiveRate(floor=10.0, window=2.0, cooldown=1.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(8):  # 200 items in the last 2 s: 100 items/s, unlimited so far
+        rate.acquire(25)
+        t.now += 0.25
+    assert rate.rate is None and t.slept == []
+    rate.throttled()
+    assert rate.rate == 50.0  # half of what went through
+    rate.throttled()  # the same burst, seen by another worker: no second cut
+    assert rate.rate == 50.0
+    rate.acquire(25)
+    rate.acquire(25)
+    assert t.slept == [0.5]  # 25 items at 50/s
+    for _ in range(3):
+        rate.succeeded()
+    assert rate.rate == 65.0  # + a tenth of the cut rate per success
+    t.now += 1.5
+    rate.throttled()
+    assert rate.rate == pytest.approx(32.5)
+    while rate.rate is not None:  # back to twice the throttled throughput: limit lifted
+        rate.succeeded()
+    rate.acquire(1000)
+    assert t.slept == [0.5]
+
+
+def test_adaptive_rate_never_drops_below_its_floor() -> None:
+    t = FakeTime()
+    rate = AdaptiveRate(floor=25.0, clock=t.clock, sleep=t.sleep)
+    rate.throttled()  # nothing measured yet
+    assert rate.rate == 25.0
