@@ -18,10 +18,14 @@ interrupted. The endpoint and region come from the environment (``AWS_ENDPOINT_U
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import os
+import queue
 import signal
+import stat
 import sys
 import threading
 import time
@@ -30,7 +34,16 @@ from types import FrameType
 from typing import IO, Any, NoReturn, Optional
 
 from dynamore import __version__
-from dynamore._loader import DEFAULT_WORKERS, MODES, UPSERT, Checkpoint, Progress, Reject, load
+from dynamore._loader import (
+    DEFAULT_WORKERS,
+    MODES,
+    UPSERT,
+    Checkpoint,
+    LoadReport,
+    Progress,
+    Reject,
+    load,
+)
 from dynamore.exceptions import DynamoreError, ResourceNotFound, ValidationError
 
 __all__ = ["CHECKPOINT_VERSION", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
@@ -40,6 +53,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 CHECKPOINT_VERSION = 1
 _BAR_REFRESH = 0.2  # seconds between redraws of the terminal progress line
+_READ_CHUNK = 1 << 16  # bytes of lines the pipe reader hands over at a time
 
 
 class UsageError(Exception):
@@ -160,23 +174,55 @@ def _parse_line(line: bytes) -> Any:
 
 
 class _Input:
-    """The lines of the input, counting the bytes read (for the ETA)."""
+    """The lines of the input, counting the bytes read (for the ETA).
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    A pipe or terminal is read by a helper thread, so that Ctrl-C is noticed while the input
+    blocks: the lines then end early, and the loader sees its ``stop`` event set.
+    """
+
+    def __init__(self, stream: IO[bytes], stop: threading.Event) -> None:
         self.stream = stream
+        self.stop = stop
         self.bytes_read = 0
         self.size: Optional[int] = None
+        self.regular = False
         try:
-            stat = os.fstat(stream.fileno())
-            if stat.st_size and os.path.isfile(getattr(stream, "name", "")):
-                self.size = stat.st_size
-        except (OSError, ValueError):
+            mode = os.fstat(stream.fileno()).st_mode
+            self.regular = stat.S_ISREG(mode)
+            if self.regular:
+                self.size = os.fstat(stream.fileno()).st_size
+        except (OSError, ValueError, io.UnsupportedOperation):
             pass
 
     def __iter__(self) -> Iterator[bytes]:
-        for line in self.stream:
-            self.bytes_read += len(line)
-            yield line
+        if self.regular:
+            for line in self.stream:
+                self.bytes_read += len(line)
+                yield line
+            return
+        chunks: queue.Queue[Optional[list[bytes]]] = queue.Queue(maxsize=4)
+
+        def read() -> None:
+            try:
+                while True:
+                    lines = self.stream.readlines(_READ_CHUNK)
+                    chunks.put(lines or None)
+                    if not lines:
+                        return
+            except (OSError, ValueError):
+                chunks.put(None)
+
+        threading.Thread(target=read, name="dynamore-load-input", daemon=True).start()
+        while not self.stop.is_set():
+            try:
+                lines = chunks.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if lines is None:
+                return
+            for line in lines:
+                self.bytes_read += len(line)
+                yield line
 
 
 class _CheckpointFile:
@@ -292,61 +338,73 @@ def _open_rejects(path: Optional[str], offset: int) -> Optional[IO[bytes]]:
         raise UsageError(f"cannot open rejects file: {exc}") from None
 
 
+def _resume_state(
+    args: argparse.Namespace, header: dict[str, Any], err: IO[str]
+) -> tuple[Optional[_CheckpointFile], Checkpoint, Optional[str], int]:
+    """The checkpoint file, where to start, the rejects file and how much of it to keep."""
+    start = Checkpoint()
+    rejects_path = os.path.abspath(args.rejects) if args.rejects else None
+    if not args.checkpoint:
+        if args.resume:
+            raise UsageError("--resume needs --checkpoint FILE")
+        return None, start, rejects_path, 0
+    saver = _CheckpointFile(args.checkpoint, header)
+    saved = saver.read()
+    rejects_offset = 0
+    if saved is not None and not args.resume and not saved.get("complete"):
+        raise UsageError(
+            f"checkpoint {args.checkpoint} holds an unfinished load: add --resume to "
+            "continue it, or remove the file"
+        )
+    if saved is not None and args.resume:
+        for name, value in header.items():
+            if saved.get(name) != value:
+                raise UsageError(
+                    f"checkpoint {args.checkpoint} is for {name} {saved.get(name)!r}, not {value!r}"
+                )
+        try:
+            start = Checkpoint.from_dict(saved.get("checkpoint") or {})
+        except ValidationError as exc:
+            raise UsageError(f"checkpoint {args.checkpoint}: {exc}") from None
+        rejects_offset = int(saved.get("rejects_offset") or 0)
+        if rejects_path is None and saved.get("rejects"):
+            rejects_path = str(saved["rejects"])
+    elif args.resume:
+        err.write(f"dynamore load: no checkpoint at {args.checkpoint}; starting at line 1\n")
+    header["rejects"] = rejects_path
+    return saver, start, rejects_path, rejects_offset
+
+
 def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from dynamore._client import Client
     from dynamore.dynamodb_proxy import DynamoDbProxy
 
     entity_class = _import_entity(args.entity)
-    if args.resume and not args.checkpoint:
-        raise UsageError("--resume needs --checkpoint FILE")
     input_name = "-" if args.input == "-" else os.path.abspath(args.input)
     header = {"entity": args.entity, "table": args.table, "mode": args.mode, "input": input_name}
-    start = Checkpoint()
-    rejects_path = os.path.abspath(args.rejects) if args.rejects else None
-    rejects_offset = 0
-    saver = None
-    if args.checkpoint:
-        saver = _CheckpointFile(args.checkpoint, header)
-        saved = saver.read()
-        if saved is not None and not args.resume and not saved.get("complete"):
-            raise UsageError(
-                f"checkpoint {args.checkpoint} holds an unfinished load: add --resume to "
-                "continue it, or remove the file"
+    saver, start, rejects_path, rejects_offset = _resume_state(args, header, err)
+    with contextlib.ExitStack() as cleanup:
+        try:
+            client = Client(
+                endpoint_url=args.endpoint, region=args.region, max_connections=args.workers
             )
-        if saved is not None and args.resume:
-            for name, value in header.items():
-                if saved.get(name) != value:
-                    raise UsageError(
-                        f"checkpoint {args.checkpoint} is for {name} {saved.get(name)!r}, "
-                        f"not {value!r}"
-                    )
+        except DynamoreError as exc:
+            raise UsageError(str(exc)) from None
+        cleanup.callback(client.close)
+        if args.input == "-":
+            stream: IO[bytes] = sys.stdin.buffer
+        else:
             try:
-                start = Checkpoint.from_dict(saved.get("checkpoint") or {})
-            except ValidationError as exc:
-                raise UsageError(f"checkpoint {args.checkpoint}: {exc}") from None
-            rejects_offset = int(saved.get("rejects_offset") or 0)
-            if rejects_path is None and saved.get("rejects"):
-                rejects_path = str(saved["rejects"])
-        elif args.resume:
-            err.write(f"dynamore load: no checkpoint at {args.checkpoint}; starting at line 1\n")
-        header["rejects"] = rejects_path
-    try:
-        stream: IO[bytes] = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
-    except OSError as exc:
-        raise UsageError(f"cannot read {args.input}: {exc.strerror}") from None
-    try:
-        client = Client(
-            endpoint_url=args.endpoint, region=args.region, max_connections=max(args.workers, 1)
-        )
-    except DynamoreError as exc:
-        raise UsageError(str(exc)) from None
-    source = _Input(stream)
-    display = _Display(args.progress, args.progress_interval, source, err)
-    rejects = _open_rejects(rejects_path, rejects_offset)
-    stop = threading.Event()
-    previous = _install_stop_handlers(stop)
-    try:
-        _check_table(client, args.table, entity_class)
+                stream = cleanup.enter_context(open(args.input, "rb"))
+            except OSError as exc:
+                raise UsageError(f"cannot read {args.input}: {exc.strerror}") from None
+        rejects = _open_rejects(rejects_path, rejects_offset)
+        if rejects is not None:
+            cleanup.callback(rejects.close)
+        stop = threading.Event()
+        source = _Input(stream, stop)
+        display = _Display(args.progress, args.progress_interval, source, err)
+        cleanup.callback(_restore_handlers, _install_stop_handlers(stop))
 
         def on_reject(reject: Reject) -> None:
             if rejects is not None:
@@ -361,40 +419,43 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             if saver is not None:
                 saver.write(checkpoint, offset, complete)
 
-        on_checkpoint(start)
-        proxy = DynamoDbProxy(table_name=args.table, client=client)
         try:
-            report = load(
-                proxy,
-                entity_class,
-                source,
-                mode=args.mode,
-                workers=args.workers,
-                resume=start,
-                stop=stop,
-                parse=_parse_line,
-                on_reject=on_reject,
-                on_progress=display,
-                progress_interval=display.interval,
-                on_checkpoint=on_checkpoint,
-                checkpoint_every=args.checkpoint_every,
-            )
-        finally:
-            display.close()
-        on_checkpoint(report.checkpoint, report.complete)
-    except DynamoreError as exc:
-        err.write(f"dynamore load: error: {exc}\n")
-        if saver is not None:
-            err.write(f"dynamore load: resume with --resume --checkpoint {args.checkpoint}\n")
-        return EXIT_FAILED
-    finally:
-        _restore_handlers(previous)
-        if rejects is not None:
-            rejects.close()
-        if stream is not sys.stdin.buffer:
-            stream.close()
-        client.close()
+            _check_table(client, args.table, entity_class)
+            on_checkpoint(start)
+            try:
+                report = load(
+                    DynamoDbProxy(table_name=args.table, client=client),
+                    entity_class,
+                    source,
+                    mode=args.mode,
+                    workers=args.workers,
+                    resume=start,
+                    stop=stop,
+                    parse=_parse_line,
+                    on_reject=on_reject,
+                    on_progress=display,
+                    progress_interval=display.interval,
+                    on_checkpoint=on_checkpoint,
+                    checkpoint_every=args.checkpoint_every,
+                )
+            finally:
+                display.close()
+            on_checkpoint(report.checkpoint, report.complete)
+        except DynamoreError as exc:
+            err.write(f"dynamore load: error: {exc}\n")
+            if saver is not None:
+                err.write(f"dynamore load: resume with --resume --checkpoint {args.checkpoint}\n")
+            return EXIT_FAILED
+    return _summary(args, report, start, rejects_path, out)
 
+
+def _summary(
+    args: argparse.Namespace,
+    report: LoadReport,
+    start: Checkpoint,
+    rejects_path: Optional[str],
+    out: IO[str],
+) -> int:
     c = report.checkpoint
     rate = (c.position - start.position) / report.elapsed if report.elapsed > 0 else 0.0
     out.write(
