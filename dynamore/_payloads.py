@@ -83,9 +83,8 @@ def write_payload(
     return payload
 
 
-def query_payload(
-    table: str,
-    key_condition: str,
+def _read_payload(
+    payload: dict[str, Any],
     *,
     names: Names,
     values: Values,
@@ -93,60 +92,56 @@ def query_payload(
     filter: Optional[str],
     projection: Projection,
     limit: Optional[int],
-    forward: bool,
     consistent: bool,
     start_key: Optional[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    payload: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
+    """The options Query and Scan share, added to ``payload``."""
     if index is not None:
         payload["IndexName"] = index
     if filter is not None:
         payload["FilterExpression"] = filter
     if limit is not None:
         payload["Limit"] = limit
-    if not forward:
-        payload["ScanIndexForward"] = False
     if consistent:
         payload["ConsistentRead"] = True
     if start_key is not None:
         payload["ExclusiveStartKey"] = encode_item(start_key)
     expression_parts(payload, names, values, projection)
     return payload
+
+
+def query_payload(
+    table: str,
+    key_condition: str,
+    *,
+    forward: bool,
+    **options: Any,
+) -> dict[str, Any]:
+    """Query's payload; ``options`` are :func:`_read_payload`'s."""
+    payload: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
+    if not forward:
+        payload["ScanIndexForward"] = False
+    return _read_payload(payload, **options)
 
 
 def scan_payload(
     table: str,
     *,
-    filter: Optional[str],
-    names: Names,
-    values: Values,
-    index: Optional[str],
-    projection: Projection,
-    limit: Optional[int],
-    consistent: bool,
-    start_key: Optional[Mapping[str, Any]],
     segment: Optional[int],
     total_segments: Optional[int],
+    **options: Any,
 ) -> dict[str, Any]:
+    """Scan's payload (one ``segment`` of ``total_segments`` when given)."""
     payload: dict[str, Any] = {"TableName": table}
-    if index is not None:
-        payload["IndexName"] = index
-    if filter is not None:
-        payload["FilterExpression"] = filter
-    if limit is not None:
-        payload["Limit"] = limit
-    if consistent:
-        payload["ConsistentRead"] = True
-    if start_key is not None:
-        payload["ExclusiveStartKey"] = encode_item(start_key)
     if total_segments is not None:
         payload["Segment"] = segment or 0
         payload["TotalSegments"] = total_segments
-    expression_parts(payload, names, values, projection)
-    return payload
+    return _read_payload(payload, **options)
 
 
 def transact_action(action: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One entry of TransactItems from ``{"Put" | "Update" | "Delete" | "ConditionCheck":
+    {"table": ..., "item" or "key": ..., "condition": ..., "names": ..., "values": ...}}``."""
     if len(action) != 1 or next(iter(action)) not in _TRANSACT_KINDS:
         raise ValidationError(
             "actions", f"each action is a dict with one key of {list(_TRANSACT_KINDS)}"
