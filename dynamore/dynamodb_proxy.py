@@ -158,7 +158,8 @@ class DynamoDbProxy:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PUT")
                 return item
 
-            existing, _ = self._guarded_write(entity_class, instance.identity(), replace)
+            current, _ = self._guarded_write(entity_class, instance.identity(), replace)
+            existing = entity_class.strip_keys(current)
         else:
             try:
                 self.client.put_item(
@@ -251,12 +252,12 @@ class DynamoDbProxy:
             names[f"#a{i}"] = name
             values[f":a{i}"] = value
             sets.append(f"#a{i} = :a{i}")
+        if not sets:  # nothing to change: still NotFound if the entity is absent
+            current = self.client.get_item(self.table_name, key, consistent=True)
+            if current is None:
+                raise NotFound(self._describe(entity_class, data))
+            return current
         try:
-            if not sets:  # nothing to change: still an error if the entity is absent
-                current = self.client.get_item(self.table_name, key, consistent=True)
-                if current is None:
-                    raise ConditionalCheckFailed("ConditionalCheckFailedException", "absent")
-                return current
             new = self.client.update_item(
                 self.table_name,
                 key,
@@ -267,7 +268,7 @@ class DynamoDbProxy:
                 return_values="ALL_NEW",
             )
         except ConditionalCheckFailed:
-            raise NotFound(self._describe(entity_class, {**data})) from None
+            raise NotFound(self._describe(entity_class, data)) from None
         return new or {}
 
     def _guarded_write(

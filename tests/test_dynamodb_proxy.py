@@ -305,3 +305,10 @@ def test_read_merge_write_condition_holds_for_every_value_type(db: DynamoDbProxy
     }
     db.post(entity_class=Doc, data={"id": "d", **values})
     assert db.patch(entity_class=Doc, data={"id": "d", "z": 1}) == {"id": "d", **values, "z": 1}
+
+
+def test_patch_with_only_the_id_checks_existence(db: DynamoDbProxy) -> None:
+    with pytest.raises(NotFound):
+        db.patch(entity_class=Person, data={"id_number": "123456"})
+    db.post(entity_class=Person, data=JEANNE)
+    assert db.patch(entity_class=Person, data={"id_number": "123456"}) == JEANNE
