@@ -408,6 +408,7 @@ class Client:
 
     def _parallel_pages(self, payloads: list[dict[str, Any]]) -> Iterator[Item]:
         import queue
+
         pages: queue.Queue[tuple[int, Union[Page, BaseException, None]]] = queue.Queue(
             maxsize=2 * len(payloads)
         )
