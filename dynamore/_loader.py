@@ -259,11 +259,24 @@ class AdaptiveRate:
                 self.rate = None
 
 
+_KINDS = (WRITTEN, INVALID, EXISTS, FAILED, _SKIPPED)
+_CODE = {kind: code for code, kind in enumerate(_KINDS, 1)}  # 0: not settled yet
+_WRITTEN_CODE = _CODE[WRITTEN]
+_COMPACT = 1 << 16
+
+
 class _Ledger:
-    """Settled positions, counted in position order (main thread only)."""
+    """Settled positions, counted in position order (main thread only).
+
+    One status byte per position from ``base`` on, so that settling costs a byte store and
+    advancing is a C-speed scan (``bytearray.find``/``count``) rather than per-item work.
+    """
 
     def __init__(self, start: Checkpoint) -> None:
         self.position = start.position
+        self._base = start.position
+        self._status = bytearray(4096)
+        self._rejects: dict[int, Reject] = {}
         self.counts = {
             WRITTEN: start.written,
             INVALID: start.rejected,
@@ -271,25 +284,45 @@ class _Ledger:
             FAILED: start.failed,
             _SKIPPED: start.skipped,
         }
-        self._done: dict[int, tuple[str, Optional[Reject]]] = {}
+
+    def _room(self, index: int) -> None:
+        status = self._status
+        if index >= len(status):
+            status.extend(bytes(max(len(status), index + 1 - len(status))))
 
     def settle(self, position: int, kind: str, reject: Optional[Reject] = None) -> None:
-        self._done[position] = (kind, reject)
+        index = position - self._base
+        self._room(index)
+        self._status[index] = _CODE[kind]
+        if reject is not None:
+            self._rejects[position] = reject
+
+    def settle_written(self, positions: list[int]) -> None:
+        base = self._base
+        self._room(max(positions) - base)
+        status = self._status
+        for position in positions:
+            status[position - base] = _WRITTEN_CODE
 
     def advance(self) -> list[Reject]:
-        done = self._done
-        if self.position not in done:
+        status = self._status
+        first = self.position - self._base
+        end = status.find(0, first)
+        if end < 0:
+            end = len(status)
+        if end == first:
             return []
         counts = self.counts
+        for kind, code in _CODE.items():
+            counts[kind] += status.count(code, first, end)
+        self.position = self._base + end
         out = []
-        p = self.position
-        while p in done:
-            kind, reject = done.pop(p)
-            counts[kind] += 1
-            if reject is not None:
-                out.append(reject)
-            p += 1
-        self.position = p
+        if self._rejects:
+            done = sorted(p for p in self._rejects if p < self.position)
+            out = [self._rejects.pop(p) for p in done]
+        if end >= _COMPACT:
+            del status[:end]
+            self._base += end
         return out
 
     def checkpoint(self) -> Checkpoint:
@@ -305,7 +338,10 @@ class _Pending(WriteEntry):
     def __init__(
         self, position: int, key: tuple[Any, ...], encoded: dict[str, Any], source: Any, ident: Any
     ) -> None:
-        super().__init__(key, {"PutRequest": {"Item": encoded}}, source)
+        # Slots set directly (no super().__init__ call): this runs once per item.
+        self.key = key
+        self.request = {"PutRequest": {"Item": encoded}}
+        self.source = source
         self.position = position
         self.id = ident
 
@@ -438,10 +474,6 @@ class _Run:
         return out
 
 
-def _default_parse(element: Any) -> Any:
-    return element
-
-
 def load(
     proxy: DynamoDbProxy,
     entity_class: type[Entity],
@@ -500,7 +532,6 @@ def load(
     ledger = _Ledger(start)
     report_lists: dict[str, list[Any]] = {INVALID: [], FAILED: [], EXISTS: []}
     stopped: list[str] = []
-    parse_fn = parse or _default_parse
     validate = entity_class
     run_pre = entity_class.hook_overridden("pre")
     pre_method = "PUT" if mode == UPSERT else "POST"
@@ -537,8 +568,7 @@ def load(
             except queue.Empty:
                 break
             if outcomes is None:
-                for p in batch:
-                    ledger.settle(p.position, WRITTEN)
+                ledger.settle_written([p.position for p in batch])
                 continue
             by_position = {p.position: p for p in batch}
             for position, kind, reason in outcomes:
@@ -616,7 +646,7 @@ def load(
                             flush(n)
             data = None
             try:
-                data = parse_fn(element)
+                data = element if parse is None else parse(element)
                 if data is None:
                     ledger.settle(position, _SKIPPED)
                     continue

@@ -409,3 +409,34 @@ def test_adaptive_rate_never_drops_below_its_floor() -> None:
     rate = AdaptiveRate(floor=25.0, clock=t.clock, sleep=t.sleep)
     rate.throttled()  # nothing measured yet
     assert rate.rate == 25.0
+
+
+def test_ledger_counts_in_position_order_across_compactions() -> None:
+    from dynamore._loader import _Ledger
+
+    ledger = _Ledger(Checkpoint(5, written=5))
+    n = 200_000  # past the compaction threshold, several times
+    kinds = ["written", "invalid", "exists", "failed", "skipped"]
+    rejects: list[Reject] = []
+    order = list(range(5, 5 + n))
+    # Settle in blocks, each block backwards: nothing advances until its first position is in.
+    for block in range(0, n, 1000):
+        for position in reversed(order[block : block + 1000]):
+            kind = kinds[position % 5]
+            if kind == "written":
+                ledger.settle_written([position])
+            elif kind == "skipped":
+                ledger.settle(position, kind)
+            else:
+                ledger.settle(position, kind, Reject(position, kind, "r", None))
+        rejects.extend(ledger.advance())
+        assert ledger.position == 5 + block + 1000
+    assert ledger.checkpoint() == Checkpoint(
+        5 + n,
+        written=5 + n // 5,
+        rejected=n // 5,
+        already_existing=n // 5,
+        failed=n // 5,
+        skipped=n // 5,
+    )
+    assert [r.position for r in rejects] == [p for p in order if p % 5 not in (0, 4)]
