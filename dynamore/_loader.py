@@ -29,7 +29,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from dynamore._batch import (
@@ -38,6 +37,18 @@ from dynamore._batch import (
     WriteEntry,
     send_writes,
     to_json,
+)
+from dynamore._checkpoint import (
+    EXISTS,
+    FAILED,
+    INVALID,
+    SKIPPED,
+    WRITTEN,
+    Checkpoint,
+    Ledger,
+    LoadReport,
+    Progress,
+    Reject,
 )
 from dynamore._retry import classify
 from dynamore.codec import decode_item, encode_item
@@ -76,13 +87,6 @@ UPSERT = "upsert"
 CREATE = "create"
 MODES = (UPSERT, CREATE)
 
-#: How an element was settled.
-WRITTEN = "written"
-INVALID = "invalid"
-EXISTS = "exists"
-FAILED = "failed"
-_SKIPPED = "skipped"  # ``parse`` said there is nothing there (a blank line)
-
 DEFAULT_WORKERS = 4
 #: Stop when the deadline callable says fewer milliseconds than this remain: time for the
 #: requests in flight (and their retries) to finish.
@@ -92,96 +96,6 @@ DEFAULT_DEADLINE_MARGIN_MS = 5000
 DEFAULT_KEEP = 1000
 _QUEUE_BATCHES = 2  # per worker: enough to keep it busy while the reader fills the next
 _POLL = 0.05  # seconds between looks at the stop conditions while waiting
-
-
-@dataclass(frozen=True)
-class Reject:
-    """An element that was not written: ``kind`` is ``"invalid"``, ``"exists"`` (create mode)
-    or ``"failed"``; ``source`` is the input element as given, ``id`` its id when known."""
-
-    position: int
-    kind: str
-    reason: str
-    source: Any
-    id: Any = None
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Everything before ``position`` is settled, with these counts. Pass it as ``resume`` to
-    continue a load (the same input again: its first ``position`` elements are skipped)."""
-
-    position: int = 0
-    written: int = 0
-    rejected: int = 0
-    already_existing: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """The checkpoint as plain JSON-able data."""
-        return {
-            "position": self.position,
-            "written": self.written,
-            "rejected": self.rejected,
-            "already_existing": self.already_existing,
-            "failed": self.failed,
-            "skipped": self.skipped,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        """The inverse of :meth:`as_dict`; ValidationError when a field is not a count."""
-        values = {}
-        for name in cls().as_dict():
-            value = data.get(name, 0)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValidationError(f"checkpoint.{name}", "must be a non-negative integer")
-            values[name] = value
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot for ``on_progress``: ``read`` elements taken from the input so far (skipped
-    ones included), the settled ``checkpoint``, this run's retries and throttling events and
-    seconds since it started."""
-
-    read: int
-    checkpoint: Checkpoint
-    started_at: int
-    retries: int
-    throttles: int
-    elapsed: float
-    rate: Optional[float]
-
-
-@dataclass
-class LoadReport:
-    """What :func:`load` did. Counts include those of the checkpoint it resumed from;
-    ``rejects``, ``failures`` and ``existing`` (ids) hold this run's first ``keep`` of each.
-    ``complete`` is False when it stopped early (``stopped`` says why: ``"deadline"`` or
-    ``"stopped"``); then ``checkpoint`` is where the next run continues."""
-
-    written: int
-    rejected: int
-    already_existing: int
-    failed: int
-    skipped: int
-    retries: int
-    throttles: int
-    elapsed: float
-    checkpoint: Checkpoint
-    complete: bool
-    stopped: Optional[str] = None
-    rejects: list[Reject] = field(default_factory=list)
-    failures: list[Reject] = field(default_factory=list)
-    existing: list[Any] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when the load is complete and nothing was rejected or failed."""
-        return self.complete and not self.rejected and not self.failed
 
 
 class AdaptiveRate:
@@ -264,77 +178,6 @@ class AdaptiveRate:
             self.rate += self._step
             if self.rate >= self._ceiling:
                 self.rate = None
-
-
-_KINDS = (WRITTEN, INVALID, EXISTS, FAILED, _SKIPPED)
-_CODE = {kind: code for code, kind in enumerate(_KINDS, 1)}  # 0: not settled yet
-_WRITTEN_CODE = _CODE[WRITTEN]
-_COMPACT = 1 << 16
-
-
-class _Ledger:
-    """Settled positions, counted in position order (main thread only).
-
-    One status byte per position from ``base`` on, so that settling costs a byte store and
-    advancing is a C-speed scan (``bytearray.find``/``count``) rather than per-item work.
-    """
-
-    def __init__(self, start: Checkpoint) -> None:
-        self.position = start.position
-        self._base = start.position
-        self._status = bytearray(4096)
-        self._rejects: dict[int, Reject] = {}
-        self.counts = {
-            WRITTEN: start.written,
-            INVALID: start.rejected,
-            EXISTS: start.already_existing,
-            FAILED: start.failed,
-            _SKIPPED: start.skipped,
-        }
-
-    def _room(self, index: int) -> None:
-        status = self._status
-        if index >= len(status):
-            status.extend(bytes(max(len(status), index + 1 - len(status))))
-
-    def settle(self, position: int, kind: str, reject: Optional[Reject] = None) -> None:
-        index = position - self._base
-        self._room(index)
-        self._status[index] = _CODE[kind]
-        if reject is not None:
-            self._rejects[position] = reject
-
-    def settle_written(self, positions: list[int]) -> None:
-        base = self._base
-        self._room(max(positions) - base)
-        status = self._status
-        for position in positions:
-            status[position - base] = _WRITTEN_CODE
-
-    def advance(self) -> list[Reject]:
-        status = self._status
-        first = self.position - self._base
-        end = status.find(0, first)
-        if end < 0:
-            end = len(status)
-        if end == first:
-            return []
-        counts = self.counts
-        for kind, code in _CODE.items():
-            counts[kind] += status.count(code, first, end)
-        self.position = self._base + end
-        out = []
-        if self._rejects:
-            done = sorted(p for p in self._rejects if p < self.position)
-            out = [self._rejects.pop(p) for p in done]
-        if end >= _COMPACT:
-            del status[:end]
-            self._base += end
-        return out
-
-    def checkpoint(self) -> Checkpoint:
-        c = self.counts
-        return Checkpoint(self.position, c[WRITTEN], c[INVALID], c[EXISTS], c[FAILED], c[_SKIPPED])
 
 
 class _Pending(WriteEntry):
@@ -537,7 +380,7 @@ def load(
     run = _Run(proxy, entity_class, mode=mode, workers=workers, batch_attempts=batch_attempts)
     stats = run.wire.stats
     retries0, throttles0 = stats.retries, stats.throttles
-    ledger = _Ledger(start)
+    ledger = Ledger(start)
     report_lists: dict[str, list[Any]] = {INVALID: [], FAILED: [], EXISTS: []}
     stopped: list[str] = []
     validate = entity_class
@@ -659,7 +502,7 @@ def load(
             try:
                 data = element if parse is None else parse(element)
                 if data is None:
-                    ledger.settle(position, _SKIPPED)
+                    ledger.settle(position, SKIPPED)
                     continue
                 instance = validate(data)
                 item = instance.data_with_identity()
@@ -715,7 +558,7 @@ def load(
         rejected=c[INVALID],
         already_existing=c[EXISTS],
         failed=c[FAILED],
-        skipped=c[_SKIPPED],
+        skipped=c[SKIPPED],
         retries=stats.retries - retries0,
         throttles=stats.throttles - throttles0,
         elapsed=time.monotonic() - started,

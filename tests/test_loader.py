@@ -412,7 +412,7 @@ def test_adaptive_rate_never_drops_below_its_floor() -> None:
 
 
 def test_ledger_counts_in_position_order_across_compactions() -> None:
-    from dynamore._loader import _Ledger
+    from dynamore._checkpoint import Ledger as _Ledger
 
     ledger = _Ledger(Checkpoint(5, written=5))
     n = 200_000  # past the compaction threshold, several times
