@@ -7,7 +7,7 @@ list and a map, plus the ``PK``/``SK`` keys) into a fresh on-demand table of Dyn
   validated against the entity's JSON Schema, given its keys and written 25 to a request by 4
   worker threads;
 - ``boto3 batch_writer``: ``Table.batch_writer()``, boto3's documented way (no validation);
-- ``boto3 batch_write_item x8``: the low-level client's ``batch_write_item`` from a pool of 4
+- ``boto3 batch_write_item x4``: the low-level client's ``batch_write_item`` from a pool of 4
   threads, items serialized with ``TypeSerializer``, unprocessed items resent (no validation).
 
 boto3 gets floats as ``Decimal`` (it refuses floats), built before timing, as its users write
