@@ -472,9 +472,6 @@ def load(
         while not run.stopping.is_set():
             try:
                 q.put(batch, timeout=_POLL)
-                # Let a worker whose answer has arrived take the GIL now, rather than after
-                # the interpreter's switch interval (5 ms) of this thread validating.
-                time.sleep(0)
                 return
             except queue.Full:
                 drain()
