@@ -68,12 +68,12 @@ def main() -> int:
 
     db = DynamoDbProxy(table_name="MyTable")
     data = {"name": "Jeanne", "age": 123, "gender": "female", "id_number": "123456"}
-    created = db.post(entity_class=Person, data=data)
+    db.post(entity_class=Person, data=data)
     item = db.get(entity_class=Person, data={"id_number": data["id_number"]})  # one item
     items = db.get(entity_class=Person)  # all PERSON items
     # ---- end of the quick start ----
 
-    _show("db.post returned", created)
+    print(f"db.post created PERSON {data['id_number']} in {TABLE!r}")
     _show("db.get (one item) returned", item)
     _show("db.get (all PERSON items) returned", items)
     stored = admin.get_item(TABLE, {"PK": "PERSON", "SK": "123456"}) or {}

@@ -27,7 +27,7 @@ def test_demo_runs_the_quick_start_twice(ddb_endpoint: str) -> None:
         done = run_demo(ddb_endpoint)
         assert done.returncode == 0, done.stderr
         out = done.stdout
-        assert "db.post returned:" in out and "'name': 'Jeanne'" in out
+        assert "db.post created PERSON 123456" in out and "'name': 'Jeanne'" in out
         assert "db.get (all PERSON items) returned:" in out
         assert "{'PK': 'PERSON',\n     'SK': '123456'," in out
         assert "gender: must be one of ['male', 'female']" in out
