@@ -156,3 +156,34 @@ def test_table_fixture_deleted_the_previous_table(ddb_endpoint: str, table: str)
     assert _SEEN_TABLES, "runs after test_table_fixture_gives_each_test_its_own_empty_table"
     assert _SEEN_TABLES[0] != table
     assert _SEEN_TABLES[0] not in ddb_admin.list_tables(ddb_endpoint)
+
+
+def test_ddb_endpoint_given_means_no_server_is_started(ddb_endpoint: str, tmp_path: Path) -> None:
+    # With no java and no npm on PATH and an empty download folder, the fixtures could not
+    # start a server: the run passes only by using the DDB_ENDPOINT server.
+    env = dict(
+        os.environ,
+        DDB_ENDPOINT=ddb_endpoint,
+        DYNAMORE_DDB_HOME=str(tmp_path),
+        PATH=str(Path(sys.executable).parent),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_ddblocal.py::test_table_fixture_gives_each_test_its_own_empty_table",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+    assert list(tmp_path.iterdir()) == []
