@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from dynamore._config import (
@@ -40,7 +40,7 @@ from dynamore._protocol import Stats, Wire
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
 from dynamore.codec import decode_item, encode_item
-from dynamore.exceptions import ConfigurationError, ServiceError, ValidationError
+from dynamore.exceptions import ServiceError, ValidationError
 
 __all__ = ["Client", "Page"]
 
@@ -54,6 +54,9 @@ class Page:
     last_key: Optional[Item]
     count: int
     scanned_count: int
+    #: ``LastEvaluatedKey`` exactly as DynamoDB sent it: paging resends it untouched, so a
+    #: numeric key with more digits than a float holds still continues where it stopped.
+    wire_last_key: Optional[dict[str, Any]] = field(default=None, repr=False, compare=False)
 
 
 class Client:
@@ -69,11 +72,13 @@ class Client:
 
     Options: ``region``, ``endpoint_url`` and ``credentials`` (a ``Credentials``, a
     ``(key, secret[, token])`` tuple or botocore credentials) default to the environment and AWS
-    config; ``transport`` is ``"auto"`` (the native keep-alive transport, or botocore's when a
-    proxy or ``AWS_CA_BUNDLE`` applies), ``"native"``, ``"botocore"`` or a transport object;
+    config; ``transport`` is ``"auto"`` (the native keep-alive transport, which honours
+    ``AWS_CA_BUNDLE``, or botocore's when a proxy from the environment applies), ``"native"``,
+    ``"botocore"`` or a transport object;
     ``max_attempts`` (default 3, or ``AWS_MAX_ATTEMPTS``), ``connect_timeout``, ``read_timeout``,
     ``max_connections``; ``use_decimal`` decodes numbers with a fraction or exponent as
-    ``Decimal`` instead of ``float``.
+    ``Decimal`` instead of ``float`` (exact: a float holds about 17 significant digits,
+    DynamoDB 38). ``retry`` replaces the retry policy (``max_attempts`` is then ignored).
     """
 
     def __init__(
@@ -103,14 +108,13 @@ class Client:
             )
         if retry is None:
             attempts = max_attempts if max_attempts is not None else max_attempts_from_env()
-            if attempts < 1:
-                raise ConfigurationError("max_attempts must be at least 1")
             retry = RetryPolicy(max_attempts=attempts)
         self._wire = Wire(
             transport=transport,
             signer=Signer(self.region, self.endpoint.host_header),
             credentials=resolve_credentials(credentials),
             retry=retry,
+            use_decimal=use_decimal,
         )
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -250,20 +254,22 @@ class Client:
         decode = decode_item
         use_decimal = self.use_decimal
         items = [decode(item, use_decimal=use_decimal) for item in response.get("Items", ())]
+        last = response.get("LastEvaluatedKey")
         return Page(
             items,
-            self._decode(response.get("LastEvaluatedKey")),
+            self._decode(last),
             int(response.get("Count", len(items))),
             int(response.get("ScannedCount", len(items))),
+            last,
         )
 
     def _pages(self, operation: str, payload: dict[str, Any]) -> Iterator[Page]:
         while True:
             page = self._page(operation, payload)
             yield page
-            if page.last_key is None:
+            if page.wire_last_key is None:
                 return
-            payload = dict(payload, ExclusiveStartKey=encode_item(page.last_key))
+            payload = dict(payload, ExclusiveStartKey=page.wire_last_key)
 
     def query(
         self,

@@ -56,11 +56,17 @@ _MAX_HEAD = 65536
 
 
 class Response(NamedTuple):
-    """An HTTP response: status, headers (names lower-cased) and the whole body."""
+    """An HTTP response: status, headers (names lower-cased) and the whole body.
+
+    ``resent`` is True when the request was sent twice because a kept-alive connection died
+    before answering: the first copy may have been applied, so a failed condition in this
+    answer may be the request meeting its own earlier write.
+    """
 
     status: int
     headers: dict[str, str]
     body: bytes
+    resent: bool = False
 
 
 class Transport(Protocol):
@@ -91,9 +97,9 @@ def _is_dropped(sock: socket.socket) -> bool:
     nobody asked for. Either way it must not carry the next request."""
     if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
+    # select() with a zero timeout works on every platform (poll() is missing on Windows).
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
 
 
 class _Buffered:
@@ -360,9 +366,11 @@ class NativeTransport:
 
         sock, generation, reused = self._acquire()
         keep = False
+        resent = False
         try:
             first = self._start(sock, data, head, body, reused)
             if not first:
+                resent = True
                 # The reused connection was dead before it answered: the server closed it
                 # while idle. Resend once on a fresh connection (the slot stays ours).
                 sock.close()
@@ -380,7 +388,7 @@ class NativeTransport:
                 ) from exc
         finally:
             self._release(sock, generation, keep)
-        return response
+        return response._replace(resent=True) if resent else response
 
     def _start(
         self, sock: socket.socket, data: Optional[bytes], head: bytes, body: bytes, reused: bool
@@ -420,13 +428,15 @@ class NativeTransport:
             generation = self._generation
             # Newest first: the last socket returned is the least likely to have timed out.
             sock = self._idle.pop() if self._idle else None
-        if sock is not None:
-            if not _is_dropped(sock):
-                return sock, generation, True
-            sock.close()
         try:
+            if sock is not None:
+                if not _is_dropped(sock):
+                    return sock, generation, True
+                sock.close()
             return self._connect(), generation, False
         except BaseException:
+            if sock is not None:
+                sock.close()
             with self._cond:
                 self._active -= 1
                 self._cond.notify()

@@ -16,7 +16,7 @@ from typing import Any
 
 from dynamore._credentials import CredentialProvider
 from dynamore._http import Response, Transport
-from dynamore._retry import RetryPolicy, classify
+from dynamore._retry import TRANSIENT, RetryPolicy, classify
 from dynamore._signing import Signer
 from dynamore.codec import decode_item
 from dynamore.exceptions import (
@@ -56,18 +56,27 @@ class Stats:
         return f"<Stats retries={self.retries} throttles={self.throttles}>"
 
 
-def _decode_cancellation_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _decode_cancellation_reasons(
+    reasons: list[dict[str, Any]], use_decimal: bool
+) -> list[dict[str, Any]]:
     out = []
     for reason in reasons:
         entry = dict(reason)
         if "Item" in entry:
-            entry["Item"] = decode_item(entry["Item"])
+            entry["Item"] = decode_item(entry["Item"], use_decimal=use_decimal)
         entry.setdefault("Code", "None")
         out.append(entry)
     return out
 
 
-def error_from_response(response: Response) -> ServiceError:
+def _may_have_applied(error: BaseException) -> bool:
+    """Could the failed attempt have been carried out by DynamoDB all the same?"""
+    if isinstance(error, (TransportError, ChecksumMismatch)):
+        return True
+    return isinstance(error, ServiceError) and error.status >= 500
+
+
+def error_from_response(response: Response, use_decimal: bool = False) -> ServiceError:
     """Map a non-200 DynamoDB response to the matching :class:`ServiceError` subclass."""
     request_id = response.headers.get("x-amzn-requestid")
     try:
@@ -83,9 +92,11 @@ def error_from_response(response: Response) -> ServiceError:
         message = response.body[:200].decode("utf-8", "replace")
     error = service_error(code, message, status=response.status, request_id=request_id, body=body)
     if isinstance(error, ConditionalCheckFailed) and "Item" in body:
-        error.item = decode_item(body["Item"])
+        error.item = decode_item(body["Item"], use_decimal=use_decimal)
     elif isinstance(error, TransactionCanceled):
-        error.reasons = _decode_cancellation_reasons(body.get("CancellationReasons", []))
+        error.reasons = _decode_cancellation_reasons(
+            body.get("CancellationReasons", []), use_decimal
+        )
     return error
 
 
@@ -101,6 +112,7 @@ class Wire:
         retry: RetryPolicy,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        use_decimal: bool = False,
     ) -> None:
         self.transport = transport
         self.signer = signer
@@ -109,6 +121,7 @@ class Wire:
         self.stats = Stats()
         self._sleep = sleep
         self._clock = clock
+        self.use_decimal = use_decimal
 
     def encode(self, payload: dict[str, Any]) -> bytes:
         """The request body for ``payload``; a lone surrogate in a string is a ValidationError."""
@@ -127,12 +140,16 @@ class Wire:
         """Send an already-encoded body, retrying as the policy allows."""
         policy = self.retry
         refreshed = False
+        # Set once an attempt may have been applied without our hearing of it (a lost or
+        # garbled answer, a 5xx): a later failed condition may then be our own earlier write.
+        ambiguous = False
         while True:
             credentials = self.credentials.get()
             headers = self.signer.headers(operation, body, credentials, self._clock())
             try:
                 response = self.transport.send(headers, body)
-                return self._parse(response)
+                ambiguous = ambiguous or response.resent
+                return self._parse(response, self.use_decimal)
             except ExpiredCredentials:
                 if refreshed:
                     raise
@@ -141,25 +158,40 @@ class Wire:
                 # token share one refresh.
                 self.credentials.invalidate(credentials)
             except (ServiceError, TransportError) as error:
+                if isinstance(error, ServiceError):
+                    error.ambiguous = ambiguous
                 kind = classify(error)
-                policy, delay = policy.next(error)
-                self.stats.record(kind or "transient")
+                policy, delay = policy.next(error)  # raises when this is the last word
+                ambiguous = ambiguous or _may_have_applied(error)
+                self.stats.record(kind or TRANSIENT)
                 if delay > 0:
                     self._sleep(delay)
 
     @staticmethod
-    def _parse(response: Response) -> dict[str, Any]:
+    def _parse(response: Response, use_decimal: bool = False) -> dict[str, Any]:
+        request_id = response.headers.get("x-amzn-requestid")
         crc = response.headers.get("x-amz-crc32")
-        if crc is not None and zlib.crc32(response.body) != int(crc):
+        if crc is not None and (not crc.isdigit() or zlib.crc32(response.body) != int(crc)):
             raise ChecksumMismatch(
                 "ChecksumMismatch",
                 "the response body does not match its x-amz-crc32 header",
                 status=response.status,
-                request_id=response.headers.get("x-amzn-requestid"),
+                request_id=request_id,
             )
         if response.status != 200:
-            raise error_from_response(response)
-        result: dict[str, Any] = _loads(response.body) if response.body else {}
+            raise error_from_response(response, use_decimal)
+        if not response.body:
+            return {}
+        try:
+            result = _loads(response.body)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            raise TransportError(
+                f"the response body is not JSON (request id {request_id})"
+            ) from exc
+        if not isinstance(result, dict):
+            raise TransportError(
+                f"the response body is not a JSON object (request id {request_id})"
+            )
         return result
 
     def close(self) -> None:

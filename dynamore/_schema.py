@@ -253,15 +253,17 @@ def _path_of(name: str) -> str:
 def compile_validator(schema: dict[str, Any], owner: str) -> Validator:
     """Compile ``schema`` (a JSON Schema dict) into a validator function.
 
-    The function returns the data (with defaults filled in) or raises
+    The function returns the data, unchanged, or raises
     :class:`~dynamore.exceptions.ValidationError` naming the attribute and the rule. An invalid
     schema raises :class:`~dynamore.exceptions.SchemaError` here.
     """
     import fastjsonschema
 
     try:
+        # use_default=False: validation must never change the data (a schema's "default" is
+        # an annotation; filling it in would let a patch overwrite stored values).
         compiled = fastjsonschema.compile(
-            _rewrite_uuid4(copy.deepcopy(schema)), formats={_UUID4: _is_uuid}
+            _rewrite_uuid4(copy.deepcopy(schema)), formats={_UUID4: _is_uuid}, use_default=False
         )
     except (
         fastjsonschema.JsonSchemaDefinitionException,

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 from dynamore._client import Client
+from dynamore.codec import decode_item, encode_item
 from dynamore.entity import Entity
 from dynamore.exceptions import (
     AlreadyExists,
@@ -187,7 +188,8 @@ class DynamoDbProxy:
 
             def merge(current: Item) -> Item:
                 stored = entity_class.strip_keys(current)
-                instance = entity_class({**stored, **data})
+                # Dynamic attributes are recomputed, not validated as data.
+                instance = entity_class({**entity_class.own_attributes(stored), **data})
                 if entity_class.pre("PATCH", data, stored) is False:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PATCH")
                 return instance.data_with_identity()
@@ -220,8 +222,12 @@ class DynamoDbProxy:
                     names={"#pk": entity_class.pr_keys()[0]},
                     return_values="ALL_OLD",
                 )
-            except ConditionalCheckFailed:
-                raise NotFound(self._describe(entity_class, data)) from None
+            except ConditionalCheckFailed as exc:
+                if not exc.ambiguous:
+                    raise NotFound(self._describe(entity_class, data)) from None
+                # An earlier attempt whose answer was lost deleted it: the delete succeeded,
+                # but what it deleted was in that lost answer; only the id is known.
+                deleted = {entity_class.ID_ATTRIBUTE: data[entity_class.ID_ATTRIBUTE]}
             old = deleted or {}
         result = entity_class.strip_keys(old)
         entity_class.post("DELETE", result)
@@ -279,12 +285,18 @@ class DynamoDbProxy:
     ) -> tuple[Item, Optional[Item]]:
         """Read the item, let ``build`` decide (the new item, or None to delete), and write on
         condition that the item is unchanged since the read; re-read and retry if it changed."""
+        read = {"TableName": self.table_name, "Key": encode_item(key), "ConsistentRead": True}
         for _ in range(GUARDED_WRITE_ATTEMPTS):
-            current = self.client.get_item(self.table_name, key, consistent=True)
-            if current is None:
+            raw = self.client.call("GetItem", read).get("Item")
+            if raw is None:
                 raise NotFound(f"{entity_class._title} {key}")
+            current = decode_item(raw, use_decimal=self.client.use_decimal)
             new = build(current)
-            condition, names, values = _unchanged_since(current, entity_class)
+            # The condition compares exact numbers (Decimal), never floats that may have
+            # dropped digits the stored value has.
+            condition, names, values = _unchanged_since(
+                decode_item(raw, use_decimal=True), entity_class
+            )
             try:
                 if new is None:
                     self.client.delete_item(
@@ -294,7 +306,9 @@ class DynamoDbProxy:
                     self.client.put_item(
                         self.table_name, new, condition=condition, names=names, values=values
                     )
-            except ConditionalCheckFailed:
+            except ConditionalCheckFailed as exc:
+                if new is None and exc.ambiguous:
+                    return current, None  # our own earlier attempt deleted it
                 continue
             return current, new
         raise ConcurrentUpdate(

@@ -22,6 +22,7 @@ by setting ``SORT_KEY_FORMAT = LEGACY_SORT_KEY_FORMAT`` on the entity class.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, NamedTuple, Optional
 
 from dynamore._schema import (
@@ -98,7 +99,7 @@ class Entity:
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
         self.check_keys_absent(data)
-        self.attributes: dict[str, Any] = self._validators.full(data)
+        self.attributes: dict[str, Any] = self._validators.full(dict(data))
         if self.ID_ATTRIBUTE not in self.attributes:
             raise ValidationError(self.ID_ATTRIBUTE, "the id attribute is required")
 
@@ -174,6 +175,16 @@ class Entity:
         """``item`` without its key attributes (what the REST verbs return)."""
         pk, sk = cls.pr_keys()
         return {k: v for k, v in item.items() if k != pk and k != sk}
+
+    @classmethod
+    def own_attributes(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` without attributes the schema cannot hold (those added by
+        ``add_dynamic_attributes`` when the schema forbids additional properties)."""
+        if cls.SCHEMA.get("additionalProperties", True) is not False:
+            return data
+        named = cls.SCHEMA.get("properties", {})
+        patterns = [re.compile(p) for p in cls.SCHEMA.get("patternProperties", {})]
+        return {k: v for k, v in data.items() if k in named or any(p.search(k) for p in patterns)}
 
     @classmethod
     def hook_overridden(cls, name: str) -> bool:

@@ -132,6 +132,9 @@ class ServiceError(DynamoreError):
         self.status = status
         self.request_id = request_id
         self.body = body if body is not None else {}
+        #: True when an earlier attempt of the same request may have been applied (its answer
+        #: was lost or garbled): a failed condition may then be the request meeting itself.
+        self.ambiguous = False
         text = f"{code}: {message}" if message else code
         if request_id:
             text += f" (HTTP {status}, request id {request_id})"

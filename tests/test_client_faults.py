@@ -152,3 +152,22 @@ def test_post_whose_answer_was_lost_succeeds_exactly_once(
     assert client.scan(table).items == [{**JEANNE, "PK": "PERSON", "SK": "123456"}]
     with pytest.raises(AlreadyExists):
         db.post(entity_class=Person, data={**JEANNE, "name": "someone else"})
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_delete_whose_answer_was_lost_still_succeeds(
+    hooked: bool, proxy: FaultProxy, faulty: Client, client: Client, table: str
+) -> None:
+    class Guarded(Person):
+        @classmethod
+        def pre(cls, http_method: str, data: dict, existing_item: object = None) -> bool:
+            return True
+
+    entity = Guarded if hooked else Person
+    db = DynamoDbProxy(table_name=table, client=faulty)
+    db.post(entity_class=entity, data=JEANNE)
+    proxy.inject("reset_after", operation="DeleteItem")
+    deleted = db.delete(entity_class=entity, data={"id_number": "123456"})
+    assert deleted == (JEANNE if hooked else {"id_number": "123456"})
+    assert proxy.forwarded["DeleteItem"] == 2
+    assert client.scan(table).items == []

@@ -312,3 +312,51 @@ def test_patch_with_only_the_id_checks_existence(db: DynamoDbProxy) -> None:
         db.patch(entity_class=Person, data={"id_number": "123456"})
     db.post(entity_class=Person, data=JEANNE)
     assert db.patch(entity_class=Person, data={"id_number": "123456"}) == JEANNE
+
+
+def test_validation_never_fills_defaults_or_changes_the_callers_data(db: DynamoDbProxy) -> None:
+    class WithDefault(Entity):
+        SCHEMA = {
+            "title": "DEF",
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "age": {"type": "integer", "default": 0},
+                "name": {"type": "string"},
+            },
+        }
+        ID_ATTRIBUTE = "id"
+
+    db.post(entity_class=WithDefault, data={"id": "1", "age": 42})
+    patch = {"id": "1", "name": "b"}
+    assert db.patch(entity_class=WithDefault, data=patch) == {"id": "1", "age": 42, "name": "b"}
+    assert patch == {"id": "1", "name": "b"}
+    data = {"id": "2"}
+    assert db.post(entity_class=WithDefault, data=data) == {"id": "2"}
+    assert data == {"id": "2"}
+
+
+def test_read_merge_write_with_more_digits_than_a_float_holds(db: DynamoDbProxy) -> None:
+    from decimal import Decimal
+
+    class Precise(Note):
+        SCHEMA = {**Note.SCHEMA, "title": "PRECISE", "dependencies": {"x": ["text"]}}
+
+    db.post(entity_class=Precise, data={"id": "p", "value": Decimal("0.12345678901234567890123")})
+    assert db.patch(entity_class=Precise, data={"id": "p", "text": "t"})["text"] == "t"
+
+
+def test_read_merge_write_recomputes_dynamic_attributes(
+    db: DynamoDbProxy, client: Client, table: str
+) -> None:
+    class Indexed(Person):
+        def add_dynamic_attributes(self, item: Item) -> None:
+            item["GSI1"] = item["name"].upper()
+
+    db.post(entity_class=Indexed, data=JEANNE)  # additionalProperties is False in Person
+    assert db.patch(entity_class=Indexed, data={"id_number": "123456", "name": "Ann"}) == {
+        **JEANNE,
+        "name": "Ann",
+        "GSI1": "ANN",
+    }
+    assert client.get_item(table, {"PK": "PERSON", "SK": "123456"})["GSI1"] == "ANN"

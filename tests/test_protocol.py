@@ -206,3 +206,45 @@ def test_lone_surrogates_fail_before_sending() -> None:
     with pytest.raises(ValidationError, match="surrogate"):
         wire.call("PutItem", {"Item": {"a": {"S": "\udc00"}}})
     assert transport.sent == []
+
+
+def test_malformed_answers_become_dynamore_errors_and_are_retried() -> None:
+    garbled_crc = Response(200, {"x-amz-crc32": "not-a-number"}, b"{}")
+    not_json = Response(200, {}, b"<html>gateway</html>")
+    not_object = Response(200, {}, b"[1, 2]")
+    wire, transport, _ = make_wire([garbled_crc, not_json, ok({"fine": True})])
+    assert wire.call("GetItem", {}) == {"fine": True}
+    for bad, cls in (
+        (garbled_crc, ChecksumMismatch),
+        (not_json, TransportError),
+        (not_object, TransportError),
+    ):
+        with pytest.raises(cls):
+            make_wire([bad] * 3)[0].call("GetItem", {})
+
+
+def test_a_failed_condition_after_a_possibly_applied_attempt_is_marked_ambiguous() -> None:
+    ccf = error("ConditionalCheckFailedException")
+    for first, ambiguous in (
+        (error("InternalServerError", status=500), True),
+        (TransportError("reset after sending"), True),
+        (error("ThrottlingException"), False),
+    ):
+        with pytest.raises(ConditionalCheckFailed) as info:
+            make_wire([first, ccf])[0].call("DeleteItem", {})
+        assert info.value.ambiguous is ambiguous
+    resent = ccf._replace(resent=True)  # the transport resent it on a fresh connection
+    with pytest.raises(ConditionalCheckFailed) as info:
+        make_wire([resent])[0].call("DeleteItem", {})
+    assert info.value.ambiguous is True
+
+
+def test_error_items_follow_use_decimal() -> None:
+    from decimal import Decimal
+
+    ccf = error("ConditionalCheckFailedException", Item={"v": {"N": "0.1234567890123456789"}})
+    wire, _, _ = make_wire([ccf])
+    wire.use_decimal = True
+    with pytest.raises(ConditionalCheckFailed) as info:
+        wire.call("PutItem", {})
+    assert info.value.item == {"v": Decimal("0.1234567890123456789")}
