@@ -34,6 +34,7 @@ from dynamore._payloads import (
     query_payload,
     scan_payload,
     transact_action,
+    transact_get_entry,
     write_payload,
 )
 from dynamore._protocol import Stats, Wire
@@ -479,7 +480,11 @@ class Client:
         entry per action. Each call carries an idempotency token (``client_token``, or a
         random one), so a retry after a lost answer is not applied twice.
         """
-        payload: dict[str, Any] = {"TransactItems": [transact_action(action) for action in actions]}
+        payload: dict[str, Any] = {
+            "TransactItems": [
+                transact_action(action, f"actions[{i}]") for i, action in enumerate(actions)
+            ]
+        }
         import uuid  # only here: it costs cold-start time every Lambda would pay
 
         # An idempotency token on every transaction: if an answer is lost and the request is
@@ -493,16 +498,7 @@ class Client:
         """Read up to 100 items in one consistent snapshot. Each entry is ``(table, key)`` or
         ``{"table": t, "key": {...}, "projection": [...]}``; the result has one item (or None)
         per entry, in order."""
-        gets = []
-        for entry in keys:
-            if isinstance(entry, tuple):
-                table, key = entry
-                spec: Mapping[str, Any] = {"table": table, "key": key}
-            else:
-                spec = entry
-            body: dict[str, Any] = {"TableName": spec["table"], "Key": encode_item(spec["key"])}
-            expression_parts(body, None, None, spec.get("projection"))
-            gets.append({"Get": body})
+        gets = [transact_get_entry(entry, f"keys[{i}]") for i, entry in enumerate(keys)]
         response = self._wire.call("TransactGetItems", {"TransactItems": gets})
         return [self._decode(r.get("Item")) for r in response.get("Responses", [])]
 

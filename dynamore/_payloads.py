@@ -23,6 +23,7 @@ __all__ = [
     "query_payload",
     "scan_payload",
     "transact_action",
+    "transact_get_entry",
     "write_payload",
 ]
 
@@ -46,8 +47,13 @@ def expression_parts(
             # Attribute names like "name" or "size" are reserved words: placeholders always work.
             placeholders = []
             for i, attribute in enumerate(projection):
-                all_names[f"#p{i}"] = attribute
-                placeholders.append(f"#p{i}")
+                placeholder = f"#proj{i}"
+                if placeholder in all_names:
+                    raise ValidationError(
+                        "names", f"{placeholder} is used by projection lists; pick another name"
+                    )
+                all_names[placeholder] = attribute
+                placeholders.append(placeholder)
             payload["ProjectionExpression"] = ", ".join(placeholders)
     if all_names:
         payload["ExpressionAttributeNames"] = all_names
@@ -139,29 +145,67 @@ def scan_payload(
     return _read_payload(payload, **options)
 
 
-def transact_action(action: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _required(spec: Mapping[str, Any], field: str, where: str) -> Any:
+    try:
+        return spec[field]
+    except (KeyError, TypeError):
+        raise ValidationError(f"{where}.{field}", "is required") from None
+
+
+def transact_action(action: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, Any]:
     """One entry of TransactItems from ``{"Put" | "Update" | "Delete" | "ConditionCheck":
-    {"table": ..., "item" or "key": ..., "condition": ..., "names": ..., "values": ...}}``."""
-    if len(action) != 1 or next(iter(action)) not in _TRANSACT_KINDS:
+    {"table": ..., "item" or "key": ..., "condition": ..., "names": ..., "values": ...}}``;
+    ``where`` names the entry in errors (``actions[3]``)."""
+    if (
+        not isinstance(action, Mapping)
+        or len(action) != 1
+        or next(iter(action)) not in _TRANSACT_KINDS
+    ):
         raise ValidationError(
-            "actions", f"each action is a dict with one key of {list(_TRANSACT_KINDS)}"
+            where, f"each action is a dict with one key of {list(_TRANSACT_KINDS)}"
         )
     kind, spec = next(iter(action.items()))
-    body: dict[str, Any] = {"TableName": spec["table"]}
+    where = f"{where}.{kind}"
+    body: dict[str, Any] = {"TableName": _required(spec, "table", where)}
     if kind == "Put":
-        body["Item"] = encode_item(spec["item"])
+        body["Item"] = encode_item(_required(spec, "item", where))
     else:
-        body["Key"] = encode_item(spec["key"])
+        body["Key"] = encode_item(_required(spec, "key", where))
     if kind == "Update":
-        body["UpdateExpression"] = spec["update"]
+        body["UpdateExpression"] = _required(spec, "update", where)
     if spec.get("condition") is not None:
         body["ConditionExpression"] = spec["condition"]
     elif kind == "ConditionCheck":
-        raise ValidationError("actions", "a ConditionCheck needs a condition")
+        raise ValidationError(f"{where}.condition", "a ConditionCheck needs a condition")
     expression_parts(body, spec.get("names"), spec.get("values"))
-    if spec.get("return_values_on_failure") is not None:
-        body["ReturnValuesOnConditionCheckFailure"] = spec["return_values_on_failure"]
+    on_failure = spec.get("return_values_on_failure")
+    if on_failure is not None:
+        if on_failure not in ("ALL_OLD", "NONE"):
+            raise ValidationError(
+                f"{where}.return_values_on_failure", "must be 'ALL_OLD' or 'NONE'"
+            )
+        body["ReturnValuesOnConditionCheckFailure"] = on_failure
     return {kind: body}
+
+
+def transact_get_entry(
+    entry: Union[tuple[str, Mapping[str, Any]], Mapping[str, Any]], where: str
+) -> dict[str, Any]:
+    """One entry of TransactGetItems from ``(table, key)`` or ``{"table", "key",
+    "projection"}``."""
+    if isinstance(entry, tuple):
+        if len(entry) != 2:
+            raise ValidationError(where, "must be (table, key) or a dict")
+        table, key = entry
+        spec: Mapping[str, Any] = {"table": table, "key": key}
+    else:
+        spec = entry
+    body: dict[str, Any] = {
+        "TableName": _required(spec, "table", where),
+        "Key": encode_item(_required(spec, "key", where)),
+    }
+    expression_parts(body, None, None, spec.get("projection"))
+    return {"Get": body}
 
 
 def create_table_payload(
@@ -179,16 +223,19 @@ def create_table_payload(
     if sk is not None:
         types[sk] = sk_type
         schema.append({"AttributeName": sk, "KeyType": "RANGE"})
-    gsis = []
+    gsis: list[dict[str, Any]] = []
     for index in indexes:
-        index_schema = [{"AttributeName": index["pk"], "KeyType": "HASH"}]
-        types[index["pk"]] = index.get("pk_type", "S")
+        where = f"indexes[{len(gsis)}]"
+        index_name = _required(index, "name", where)
+        index_pk = _required(index, "pk", where)
+        index_schema = [{"AttributeName": index_pk, "KeyType": "HASH"}]
+        types[index_pk] = index.get("pk_type", "S")
         if index.get("sk"):
             index_schema.append({"AttributeName": index["sk"], "KeyType": "RANGE"})
             types[index["sk"]] = index.get("sk_type", "S")
         gsis.append(
             {
-                "IndexName": index["name"],
+                "IndexName": index_name,
                 "KeySchema": index_schema,
                 "Projection": {"ProjectionType": "ALL"},
             }

@@ -276,3 +276,36 @@ def test_paging_resends_the_exact_key_even_when_floats_cannot_hold_it(client: Cl
         assert len(got) == 3  # decoded as floats the first two look alike; paging still ends
     finally:
         client.delete_table(name)
+
+
+def test_malformed_arguments_are_validation_errors_naming_the_place(
+    client: Client, table: str
+) -> None:
+    with pytest.raises(ValidationError, match=r"actions\[1\]\.Put\.table"):
+        client.transact_write(
+            [
+                {"Put": {"table": table, "item": {"PK": "a", "SK": "b"}}},
+                {"Put": {"item": {"PK": "a", "SK": "c"}}},
+            ]
+        )
+    with pytest.raises(ValidationError, match=r"actions\[0\]\.Delete\.return_values_on_failure"):
+        client.transact_write(
+            [
+                {
+                    "Delete": {
+                        "table": table,
+                        "key": {"PK": "a", "SK": "b"},
+                        "return_values_on_failure": "ALL_NEW",
+                    }
+                }
+            ]
+        )
+    with pytest.raises(ValidationError, match=r"keys\[0\]\.key"):
+        client.transact_get([{"table": table}])
+    with pytest.raises(ValidationError, match=r"indexes\[0\]\.pk"):
+        client.create_table("never-created", indexes=[{"name": "x"}])
+    with pytest.raises(ValidationError, match="#proj0"):
+        client.query(
+            table, "PK = :pk", values={":pk": "a"}, names={"#proj0": "x"}, projection=["a"]
+        )
+    assert client.scan(table).items == []
