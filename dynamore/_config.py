@@ -76,13 +76,13 @@ class Endpoint:
         if not isinstance(url, str):
             raise ConfigurationError(f"endpoint URL must be a str, not {type(url).__name__}")
         text = url.strip()
+        if "@" in text:
+            # Checked before anything else, so that no message below echoes a password.
+            raise ConfigurationError("endpoint URL must not carry a user or password")
         try:
             parts = urlsplit(text)
         except ValueError as exc:
             raise ConfigurationError(f"invalid endpoint URL {url!r}: {exc}") from None
-        if "@" in parts.netloc:
-            # Checked first, so that no message below echoes a password.
-            raise ConfigurationError("endpoint URL must not carry a user or password")
         try:
             port = parts.port
             host = parts.hostname

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 from dynamore._config import DEFAULT_MAX_ATTEMPTS
 from dynamore.exceptions import (
+    THROTTLING_CODES,
     ChecksumMismatch,
     ConfigurationError,
     ServiceError,
@@ -40,25 +41,6 @@ __all__ = [
 #: Kinds of retryable failure, as returned by :func:`classify`.
 THROTTLE = "throttle"
 TRANSIENT = "transient"
-
-#: Error codes (``__type`` suffixes) that mean "slow down".
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-    }
-)
 
 #: Error codes that mean "try again": the generic timeouts, and DynamoDB's
 #: ReplicatedWriteConflictException (409), which its service model marks retryable.

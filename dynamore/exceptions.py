@@ -56,6 +56,7 @@ __all__ = [
     "ServiceValidationError",
     "ThrottlingError",
     "TransactionCanceled",
+    "THROTTLING_CODES",
     "TransportError",
     "UnsupportedTypeError",
     "ValidationError",
@@ -214,22 +215,33 @@ class SchemaWarning(UserWarning):
     """An Entity's SCHEMA uses a keyword JSON Schema does not know (it would be ignored)."""
 
 
+#: Error codes (``__type`` suffixes) that mean "slow down": mapped to ThrottlingError here and
+#: retried with the longer backoff by the retry policy (dynamore._retry), from this one set.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+
 SERVICE_ERRORS: dict[str, type[ServiceError]] = {
     "ConditionalCheckFailedException": ConditionalCheckFailed,
     "TransactionCanceledException": TransactionCanceled,
     "ResourceNotFoundException": ResourceNotFound,
     "ValidationException": ServiceValidationError,
     "ExpiredTokenException": ExpiredCredentials,
-    "ProvisionedThroughputExceededException": ThrottlingError,
-    "ThrottlingException": ThrottlingError,
-    "RequestLimitExceeded": ThrottlingError,
-    "Throttling": ThrottlingError,
-    "ThrottledException": ThrottlingError,
-    "RequestThrottledException": ThrottlingError,
-    "TooManyRequestsException": ThrottlingError,
-    "RequestThrottled": ThrottlingError,
-    "SlowDown": ThrottlingError,
-    "BandwidthLimitExceeded": ThrottlingError,
+    **{code: ThrottlingError for code in THROTTLING_CODES},
 }
 
 
@@ -242,5 +254,5 @@ def service_error(
     body: Optional[dict[str, Any]] = None,
 ) -> ServiceError:
     """Build the right :class:`ServiceError` subclass for an error code (``__type`` suffix)."""
-    cls = SERVICE_ERRORS.get(code, ServiceError)
+    cls = SERVICE_ERRORS.get(code, ThrottlingError if status == 429 else ServiceError)
     return cls(code, message, status=status, request_id=request_id, body=body)

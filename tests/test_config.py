@@ -350,3 +350,13 @@ def test_lambda_like_environment_never_imports_botocore(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "https://dynamodb.eu-west-1.amazonaws.com []"
+
+
+def test_a_password_in_an_endpoint_is_never_echoed() -> None:
+    from dynamore._config import Endpoint
+    from dynamore.exceptions import ConfigurationError
+
+    for url in ("http://user:s3cret@[::1:8000", "https://user:s3cret@dynamodb.example"):
+        with pytest.raises(ConfigurationError) as info:
+            Endpoint.parse(url)
+        assert "s3cret" not in str(info.value)

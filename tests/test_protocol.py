@@ -248,3 +248,13 @@ def test_error_items_follow_use_decimal() -> None:
     with pytest.raises(ConditionalCheckFailed) as info:
         wire.call("PutItem", {})
     assert info.value.item == {"v": Decimal("0.1234567890123456789")}
+
+
+def test_every_retried_throttling_code_ends_as_throttling_error() -> None:
+    from dynamore._retry import THROTTLE, classify
+    from dynamore.exceptions import THROTTLING_CODES, service_error
+
+    for code in THROTTLING_CODES:
+        err = service_error(code, "slow down")
+        assert isinstance(err, ThrottlingError) and classify(err) == THROTTLE, code
+    assert isinstance(error_from_response(Response(429, {}, b"")), ThrottlingError)
