@@ -119,6 +119,11 @@ class CredentialProvider:
         creds = self._state[0]
         return f"<CredentialProvider {self.name} access_key={creds.access_key!r}>"
 
+    @property
+    def refreshable(self) -> bool:
+        """False for fixed credentials: asking again cannot give different ones."""
+        return self._source is not None
+
     def get(self) -> Credentials:
         """The credentials to sign the next request with, refreshed when due."""
         creds, refresh_at, _ = self._state

@@ -151,7 +151,7 @@ class Wire:
                 ambiguous = ambiguous or response.resent
                 return self._parse(response, self.use_decimal)
             except ExpiredCredentials:
-                if refreshed:
+                if refreshed or not self.credentials.refreshable:
                     raise
                 refreshed = True
                 # Naming the stale credentials lets many threads that met the same expired

@@ -258,3 +258,11 @@ def test_every_retried_throttling_code_ends_as_throttling_error() -> None:
         err = service_error(code, "slow down")
         assert isinstance(err, ThrottlingError) and classify(err) == THROTTLE, code
     assert isinstance(error_from_response(Response(429, {}, b"")), ThrottlingError)
+
+
+def test_expired_fixed_credentials_are_not_resent() -> None:
+    wire, transport, _ = make_wire([error("ExpiredTokenException")])
+    wire.credentials = CredentialProvider.static(Credentials("AKID", "secret", "old-token"))
+    with pytest.raises(ExpiredCredentials):
+        wire.call("GetItem", {})
+    assert len(transport.sent) == 1
