@@ -6,10 +6,16 @@ that part, with full-jitter backoff on the client's throttling base, and when it
 back raises :class:`~dynamore.exceptions.BatchIncomplete` carrying every item or key that was
 not processed. Each leftover round is recorded in the client's stats as a throttling event.
 
+A request that fails as a whole with a retryable error (throttling, a connection failure)
+after the client's own attempts is one more round without progress: backed off and sent again
+like a leftover, until the rounds run out.
+
 Limits: at most 25 writes and 100 keys per request. The 16 MB limits need no separate
 splitting: every item is checked against the 400 KB item limit when encoded, and 25 of them
 stay below 16 MB; a BatchGetItem response over 16 MB comes back partly as ``UnprocessedKeys``,
 which are retried like any other leftover.
+
+Concurrent senders (the bulk loader's workers) pace themselves with one :class:`AdaptiveRate`.
 
 Duplicate keys in one call are a ValidationError (a ValueError) before anything is sent, since
 DynamoDB would reject the whole request. Telling puts apart needs the table's key attribute
@@ -19,14 +25,14 @@ table and client (cached).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional, Union
+from typing import Any, Optional, TypeVar, Union
 
 from dynamore._protocol import Wire
 from dynamore._retry import THROTTLE, classify
@@ -43,14 +49,15 @@ __all__ = [
     "DEFAULT_BATCH_ATTEMPTS",
     "MAX_GET_KEYS",
     "MAX_WRITE_ITEMS",
+    "AdaptiveRate",
     "KeyId",
     "WriteEntry",
     "batch_get",
     "batch_write",
     "key_id",
+    "retry_rounds",
     "send_writes",
     "table_key_names",
-    "to_json",
 ]
 
 #: DynamoDB's per-request limits.
@@ -65,12 +72,9 @@ DEFAULT_BATCH_ATTEMPTS = 8
 Item = dict[str, Any]
 AttributeValue = dict[str, Any]
 KeyId = tuple[Any, ...]
-Sleep = Callable[[float], None]
+Sleep = Callable[[float], object]  # time.sleep, or an Event's wait (which ends early when set)
 GiveUp = Optional[Callable[[], bool]]
-
-# check_circular off: wire forms come from encode_item, which builds fresh trees (never a
-# cycle), and the check costs a quarter of the serializing time of a typical item.
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+_T = TypeVar("_T")
 
 _key_names_cache: weakref.WeakKeyDictionary[Wire, dict[str, tuple[str, ...]]] = (
     weakref.WeakKeyDictionary()
@@ -123,14 +127,12 @@ def table_key_names(wire: Wire, table: str) -> tuple[str, ...]:
     return names
 
 
-def to_json(value: Any, where: str = "") -> bytes:
-    """Compact UTF-8 JSON of a wire-form value (a lone surrogate is a ValidationError)."""
+def _encode(wire: Wire, value: dict[str, Any], where: str) -> bytes:
+    # The client's own encoder (compact UTF-8 JSON), with the entry named in its error.
     try:
-        return _dumps(value).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(
-            where, "strings must be valid Unicode (a lone surrogate cannot be sent)"
-        ) from None
+        return wire.encode(value)
+    except ValidationError as exc:
+        raise ValidationError(where, exc.rule) from None
 
 
 class WriteEntry:
@@ -146,10 +148,55 @@ class WriteEntry:
         self.source = source
 
 
-def _backoff(wire: Wire, failures: int) -> float:
+def _backoff(wire: Wire, failures: int, kind: str) -> float:
     # The client's own policy decides bases and cap (tests give it tiny bases); ``failures``
     # rounds in a row without progress set the exponent.
-    return replace(wire.retry, attempt=max(1, failures)).backoff(THROTTLE)
+    return replace(wire.retry, attempt=max(1, failures)).backoff(kind)
+
+
+def retry_rounds(
+    wire: Wire,
+    pending: list[_T],
+    send: Callable[[list[_T]], list[_T]],
+    *,
+    attempts: int,
+    sleep: Sleep,
+    give_up: GiveUp,
+    throttled: Optional[Callable[[], None]] = None,
+) -> tuple[list[_T], Optional[BaseException]]:
+    """Call ``send(pending)`` (which returns the part DynamoDB left over) until nothing is
+    left. A round that leaves everything, whether all of it came back unprocessed or the
+    request failed with a retryable error after the client's own attempts, counts toward
+    ``attempts`` rounds in a row; a round with some progress starts the count again. Each
+    round with something left is a retry in the client's stats (a throttling event for
+    leftovers) and, when it was throttling, is reported to ``throttled``. Returns what is
+    left and the last round's error when the rounds ran out or ``give_up()`` turned true."""
+    stalled = 0
+    while True:
+        error: Optional[BaseException] = None
+        kind = THROTTLE  # leftovers are DynamoDB's sign of throttling
+        try:
+            left = send(pending)
+        except (ServiceError, TransportError) as exc:
+            retryable = classify(exc)
+            if retryable is None:
+                raise
+            left, error, kind = pending, exc, retryable
+        if not left:
+            return [], None
+        stalled = stalled + 1 if len(left) >= len(pending) else 0
+        pending = left
+        wire.stats.record(kind)
+        if throttled is not None and kind == THROTTLE:
+            throttled()
+        if stalled >= attempts or (give_up is not None and give_up()):
+            return pending, error
+        sleep(_backoff(wire, stalled, kind))
+
+
+def _unprocessed(unprocessed: Mapping[str, Any]) -> list[Any]:
+    # Every leftover request or key, whatever table name (or ARN) DynamoDB filed it under.
+    return [entry for entries in unprocessed.values() for entry in entries]
 
 
 def send_writes(
@@ -161,45 +208,50 @@ def send_writes(
     attempts: int = DEFAULT_BATCH_ATTEMPTS,
     sleep: Sleep = time.sleep,
     give_up: GiveUp = None,
+    throttled: Optional[Callable[[], None]] = None,
 ) -> tuple[list[WriteEntry], Optional[BaseException]]:
     """Send at most 25 writes as one BatchWriteItem and resend whatever comes back
-    unprocessed. Returns the entries still unwritten (empty when all were written) and, when
-    a request failed as a whole after the client's own retries (throttling, connection), that
-    error. Entries are left over when ``attempts`` rounds in a row made no progress or
-    ``give_up()`` turned true. Errors that retrying cannot fix propagate.
+    unprocessed, or the whole request when it failed with a retryable error. Returns the
+    entries still unwritten (empty when all were written) and, when the last round failed as
+    a whole, its error. Entries are left over when ``attempts`` rounds in a row made no
+    progress or ``give_up()`` turned true. Errors that retrying cannot fix propagate.
+
+    ``sleep`` waits between rounds (pass an Event's ``wait`` to be woken early);
+    ``throttled()`` is called on every throttled round.
     """
     if len(entries) > MAX_WRITE_ITEMS:
         raise ValueError(f"at most {MAX_WRITE_ITEMS} writes per BatchWriteItem")
-    pending = list(entries)
-    stalled = 0
-    prefix = b'{"RequestItems":{' + to_json(table) + b":["
-    while pending:
-        try:
-            body = b"".join((prefix, b",".join([e.request for e in pending]), b"]}}"))
-            response = wire.send("BatchWriteItem", body)
-        except (ServiceError, TransportError) as exc:
-            if classify(exc) is None:
-                raise
-            return pending, exc
-        left = response.get("UnprocessedItems", {}).get(table)
+    # '{"RequestItems":{"<table>":[' from the client's encoder: the entries go in between.
+    prefix = _encode(wire, {"RequestItems": {table: []}}, "table")[:-3]
+
+    def send(pending: list[WriteEntry]) -> list[WriteEntry]:
+        body = b"".join((prefix, b",".join([e.request for e in pending]), b"]}}"))
+        left = _unprocessed(wire.send("BatchWriteItem", body).get("UnprocessedItems") or {})
         if not left:
-            return [], None
+            return []
         left_ids = set()
         for request in left:
-            body = request.get("PutRequest")
-            av_map = body["Item"] if body is not None else request["DeleteRequest"]["Key"]
+            put = request.get("PutRequest")
+            av_map = put["Item"] if put is not None else request["DeleteRequest"]["Key"]
             left_ids.add(key_id(av_map, key_names))
         remaining = [e for e in pending if e.key in left_ids]
-        stalled = stalled + 1 if len(remaining) >= len(pending) else 0
-        pending = remaining
-        wire.stats.record(THROTTLE)
-        if stalled >= attempts or (give_up is not None and give_up()):
-            return pending, None
-        sleep(_backoff(wire, stalled))
-    return [], None
+        # A leftover that matches no entry must not let an entry pass for written: when
+        # they do not pair up one to one, everything is sent again (writes are idempotent).
+        return remaining if len(remaining) == len(left) else pending
+
+    return retry_rounds(
+        wire,
+        list(entries),
+        send,
+        attempts=attempts,
+        sleep=sleep,
+        give_up=give_up,
+        throttled=throttled,
+    )
 
 
 def _write_entries(
+    wire: Wire,
     puts: Iterable[Mapping[str, Any]],
     deletes: Iterable[Mapping[str, Any]],
     key_names: Sequence[str],
@@ -224,10 +276,10 @@ def _write_entries(
                 extra = sorted(set(encoded) - names)
                 if extra:
                     raise ValidationError(where, f"{extra[0]!r} is not a key attribute")
-                request = to_json({"DeleteRequest": {"Key": encoded}}, where)
+                request = _encode(wire, {"DeleteRequest": {"Key": encoded}}, where)
                 op = ("delete", value)
             else:
-                request = to_json({"PutRequest": {"Item": encoded}}, where)
+                request = _encode(wire, {"PutRequest": {"Item": encoded}}, where)
                 op = ("put", value)
             if ident in seen:
                 raise ValidationError(
@@ -255,11 +307,11 @@ def batch_write(
     unprocessed items with backoff.
 
     Every value is encoded and checked (duplicates included) before the first request. When
-    ``attempts`` rounds in a row process nothing, or a request fails as a whole after the
-    client's retries (throttling, connection), BatchIncomplete is raised with ``unprocessed``
-    = every ``("put", item)`` / ``("delete", key)`` not written, as given, in order; its
-    ``__cause__`` is the request's error, if any. Errors that retrying cannot fix (a missing
-    table, an invalid request) propagate as they are.
+    ``attempts`` rounds in a row process nothing (everything unprocessed, or the request
+    failed as a whole after the client's retries: throttling, connection), BatchIncomplete is
+    raised with ``unprocessed`` = every ``("put", item)`` / ``("delete", key)`` not written,
+    as given, in order; its ``__cause__`` is the last request's error, if any. Errors that
+    retrying cannot fix (a missing table, an invalid request) propagate as they are.
 
     ``key_names`` (e.g. ``("PK", "SK")``) saves one DescribeTable per table and client;
     ``give_up()`` is asked before each backoff (a loader's deadline); ``sleep`` is the wait.
@@ -267,7 +319,7 @@ def batch_write(
     >>> client.batch_write("MyTable", puts=[{"PK": "A", "SK": "1"}])   # doctest: +SKIP
     """
     names = tuple(key_names) if key_names is not None else table_key_names(wire, table)
-    entries = _write_entries(puts, deletes, names)
+    entries = _write_entries(wire, puts, deletes, names)
     for start in range(0, len(entries), MAX_WRITE_ITEMS):
         chunk = entries[start : start + MAX_WRITE_ITEMS]
         rest = entries[start + MAX_WRITE_ITEMS :]
@@ -283,6 +335,97 @@ def batch_write(
                 f"BatchWriteItem on {table!r} kept returning unprocessed items",
                 [e.source for e in left + rest],
             )
+
+
+class AdaptiveRate:
+    """A rate limit shared by the workers: additive increase, multiplicative decrease.
+
+    Unlimited until the first throttling event. Then the rate (items per second) becomes half
+    the throughput measured over the last ``window`` seconds, grows by a tenth of the cut rate
+    after each request that met no throttling, is halved again on the next throttling event (at
+    most once per ``cooldown``, so one burst of throttled workers counts once), and is lifted
+    altogether once it is back to twice the throughput that was first throttled. It never goes
+    below ``floor``. The clock and sleep are injectable (the loader's sleep ends early when it
+    stops).
+    """
+
+    def __init__(
+        self,
+        *,
+        floor: float = float(MAX_WRITE_ITEMS),
+        window: float = 2.0,
+        cooldown: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self.rate: Optional[float] = None
+        self.floor = floor
+        self._window = window
+        self._cooldown = cooldown
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        # (time, items) sent within the window, and their sum: bounded by the window.
+        self._sent: deque[tuple[float, int]] = deque()
+        self._sent_total = 0
+        self._next = 0.0
+        self._step = 0.0
+        self._ceiling = 0.0
+        self._last_cut = float("-inf")
+
+    def _trim(self, now: float) -> None:
+        sent = self._sent
+        oldest = now - self._window
+        while sent and sent[0][0] < oldest:
+            self._sent_total -= sent.popleft()[1]
+
+    def _throughput(self, now: float) -> float:
+        self._trim(now)
+        if not self._sent:
+            return 0.0
+        # Over the time actually covered: right after the start, the window is not full yet.
+        span = max(now - self._sent[0][0], self._window / 20)
+        return self._sent_total / span
+
+    def acquire(self, n: int) -> None:
+        """Wait until ``n`` more items may be sent."""
+        with self._lock:
+            now = self._clock()
+            self._sent.append((now, n))
+            self._sent_total += n
+            self._trim(now)
+            if self.rate is None:
+                return
+            start = max(now, self._next)
+            self._next = start + n / self.rate
+            wait = start - now
+        if wait > 0:
+            self._sleep(wait)
+
+    def throttled(self) -> None:
+        """DynamoDB throttled a request: halve the rate."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last_cut < self._cooldown:
+                return
+            self._last_cut = now
+            if self.rate is None:
+                current = self._throughput(now)
+                self._ceiling = 2 * max(current, self.floor)
+            else:
+                current = self.rate
+            self.rate = max(self.floor, current / 2)
+            self._step = max(1.0, self.rate / 10)
+            self._next = max(self._next, now)
+
+    def succeeded(self) -> None:
+        """A request met no throttling: raise the rate a step."""
+        with self._lock:
+            if self.rate is None:
+                return
+            self.rate += self._step
+            if self.rate >= self._ceiling:
+                self.rate = None
 
 
 def _projection_payload(
@@ -327,9 +470,9 @@ def batch_get(
     unprocessed keys resent with backoff.
 
     Every key must have the same attribute names (the table's key); a key given twice is a
-    ValidationError before anything is sent. When ``attempts`` rounds in a row read nothing,
-    or a request fails as a whole after the client's retries, BatchIncomplete is raised with
-    ``unprocessed`` = every key not read, as given, in order.
+    ValidationError before anything is sent. When ``attempts`` rounds in a row read nothing
+    (every key unprocessed, or the request failed as a whole after the client's retries),
+    BatchIncomplete is raised with ``unprocessed`` = every key not read, as given, in order.
 
     >>> client.batch_get("MyTable", [{"PK": "A", "SK": "1"}])   # doctest: +SKIP
     [{'PK': 'A', 'SK': '1'}]
@@ -368,41 +511,32 @@ def batch_get(
 
     found: dict[KeyId, Item] = {}
 
-    def keys_left(pending: list[tuple[KeyId, AttributeValue]], later: int) -> list[Any]:
-        ids = {ident for ident, _ in pending}
-        return [key_list[i] for i, (ident, _) in enumerate(encoded) if ident in ids or i >= later]
+    def send(pending: list[tuple[KeyId, AttributeValue]]) -> list[tuple[KeyId, AttributeValue]]:
+        request = dict(extra, Keys=[av for _, av in pending])
+        response = wire.call("BatchGetItem", {"RequestItems": {table: request}})
+        for av_map in response.get("Responses", {}).get(table, ()):
+            item = decode_item(av_map, use_decimal=use_decimal)
+            for name in strip:
+                item.pop(name, None)
+            found[key_id(av_map, names) or ()] = item
+        unprocessed = response.get("UnprocessedKeys") or {}
+        left = [k for entry in unprocessed.values() for k in entry.get("Keys", ())]
+        if not left:
+            return []
+        left_ids = {key_id(av, names) for av in left}
+        remaining = [entry for entry in pending if entry[0] in left_ids]
+        # A leftover key that matches none asked for: read them all again (see send_writes).
+        return remaining if len(remaining) == len(left) else pending
 
     for start in range(0, len(encoded), MAX_GET_KEYS):
-        pending = encoded[start : start + MAX_GET_KEYS]
-        later = start + MAX_GET_KEYS
-        stalled = 0
-        while pending:
-            request = dict(extra, Keys=[av for _, av in pending])
-            try:
-                response = wire.call("BatchGetItem", {"RequestItems": {table: request}})
-            except (ServiceError, TransportError) as exc:
-                if classify(exc) is None:
-                    raise
-                raise BatchIncomplete(
-                    f"BatchGetItem on {table!r} failed ({exc})", keys_left(pending, later)
-                ) from exc
-            for av_map in response.get("Responses", {}).get(table, ()):
-                item = decode_item(av_map, use_decimal=use_decimal)
-                for name in strip:
-                    item.pop(name, None)
-                found[key_id(av_map, names) or ()] = item
-            left = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys")
-            if not left:
-                break
-            left_ids = {key_id(av, names) for av in left}
-            remaining = [entry for entry in pending if entry[0] in left_ids]
-            stalled = stalled + 1 if len(remaining) >= len(pending) else 0
-            pending = remaining
-            wire.stats.record(THROTTLE)
-            if stalled >= attempts:
-                raise BatchIncomplete(
-                    f"BatchGetItem on {table!r} kept returning unprocessed keys",
-                    keys_left(pending, later),
-                )
-            sleep(_backoff(wire, stalled))
+        chunk = encoded[start : start + MAX_GET_KEYS]
+        left, error = retry_rounds(wire, chunk, send, attempts=attempts, sleep=sleep, give_up=None)
+        if left:
+            ids = {ident for ident, _ in left}
+            later = start + MAX_GET_KEYS
+            unread = [
+                key_list[i] for i, (ident, _) in enumerate(encoded) if ident in ids or i >= later
+            ]
+            what = f"failed ({error})" if error is not None else "kept returning unprocessed keys"
+            raise BatchIncomplete(f"BatchGetItem on {table!r} {what}", unread) from error
     return [found[ident] for ident, _ in encoded if ident in found]

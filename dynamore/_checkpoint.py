@@ -8,6 +8,7 @@ point a load can resume from without loss and without counting anything twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -89,7 +90,6 @@ class Progress:
 
     read: int
     checkpoint: Checkpoint
-    started_at: int
     retries: int
     throttles: int
     elapsed: float
@@ -170,6 +170,22 @@ class Ledger:
         status = self._status
         for position in positions:
             status[position - base] = _WRITTEN_CODE
+
+    def settle_batch(
+        self, batch: Sequence[Any], outcomes: Optional[list[tuple[int, str, str]]]
+    ) -> None:
+        """Record how a batch of elements (each with ``position``, ``source`` and ``id``)
+        ended: ``outcomes`` holds ``(position, kind, reason)``; None means all written."""
+        if outcomes is None:
+            self.settle_written([p.position for p in batch])
+            return
+        by_position = {p.position: p for p in batch}
+        for position, kind, reason in outcomes:
+            if kind == WRITTEN:
+                self.settle(position, kind)
+            else:
+                p = by_position[position]
+                self.settle(position, kind, Reject(position, kind, reason, p.source, p.id))
 
     def advance(self) -> list[Reject]:
         """Count every settled position from the current one on, up to the first unsettled

@@ -9,10 +9,15 @@ after the process was killed: the rejects file is cut back to what the checkpoin
 no line is reported twice. Ctrl-C (or SIGTERM) stops cleanly and saves the checkpoint; a second
 Ctrl-C stops at once (the last saved checkpoint stays valid).
 
+A blank line is skipped; any other line (``null`` too) is validated, and rejected with its
+reason when it is not an entity. Input from a pipe is handed over as it arrives, so a slow
+writer does not hold back checkpoints, progress or the lines already read.
+
 Exit status: 0 when every line was written (or, in create mode, already existed), 1 when some
-line was rejected or failed or the load failed, 2 for bad command-line input, 130 when
-interrupted. The endpoint and region come from the environment (``AWS_ENDPOINT_URL_DYNAMODB``,
-``DDB_ENDPOINT``, ``AWS_REGION`` ...) unless ``--endpoint`` / ``--region`` say otherwise.
+line was rejected or failed or the load failed (the input or a file could not be read or
+written), 2 for bad command-line input, 130 when interrupted. The endpoint and region come
+from the environment (``AWS_ENDPOINT_URL_DYNAMODB``, ``DDB_ENDPOINT``, ``AWS_REGION`` ...)
+unless ``--endpoint`` / ``--region`` say otherwise.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from typing import IO, Any, NoReturn, Optional
 from dynamore import __version__
 from dynamore._loader import (
     DEFAULT_WORKERS,
+    IDLE,
     MODES,
+    SKIP,
     UPSERT,
     Checkpoint,
     LoadReport,
@@ -53,11 +60,16 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 CHECKPOINT_VERSION = 1
 _BAR_REFRESH = 0.2  # seconds between redraws of the terminal progress line
-_READ_CHUNK = 1 << 16  # bytes of lines the pipe reader hands over at a time
+_READ_CHUNK = 1 << 16  # at most this many bytes read from a pipe at a time
+_IDLE_AFTER = 0.1  # seconds without input (or between hand-overs) before the loader ticks
 
 
 class UsageError(Exception):
     """Bad command-line input: reported in one line, exit status 2."""
+
+
+class LoadError(Exception):
+    """The input, the checkpoint or the rejects file failed mid-run: one line, exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -164,25 +176,28 @@ def _import_entity(spec: str) -> Any:
 
 def _parse_line(line: bytes) -> Any:
     if not line.strip():
-        return None
+        return SKIP
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} (at character {exc.pos + 1})") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"invalid UTF-8 at byte {exc.start}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
 
 
 class _Input:
-    """The lines of the input, counting the bytes read (for the ETA).
+    """The lines of the input, counting the bytes read (for the ETA). A read error: LoadError.
 
-    A pipe or terminal is read by a helper thread, so that Ctrl-C is noticed while the input
-    blocks: the lines then end early, and the loader sees its ``stop`` event set.
+    A pipe or terminal is read by a helper thread that hands over whatever has arrived (a
+    partial last line waits for its end); while it waits, and at least every ``_IDLE_AFTER``
+    seconds, :data:`~dynamore._loader.IDLE` comes in between, so the loader keeps ticking.
     """
 
-    def __init__(self, stream: IO[bytes], stop: threading.Event) -> None:
+    def __init__(self, stream: IO[bytes], name: str) -> None:
         self.stream = stream
-        self.stop = stop
+        self.name = name
         self.bytes_read = 0
         self.size: Optional[int] = None
         self.regular = False
@@ -194,35 +209,57 @@ class _Input:
         except (OSError, ValueError, io.UnsupportedOperation):
             pass
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[Any]:
         if self.regular:
-            for line in self.stream:
-                self.bytes_read += len(line)
-                yield line
+            try:
+                for line in self.stream:
+                    self.bytes_read += len(line)
+                    yield line
+            except (OSError, ValueError) as exc:
+                raise LoadError(f"cannot read {self.name}: {exc}") from exc
             return
-        chunks: queue.Queue[Optional[list[bytes]]] = queue.Queue(maxsize=4)
-
-        def read() -> None:
+        # (lines, bytes), the read error, or None at the end.
+        chunks: queue.Queue[Any] = queue.Queue(maxsize=4)
+        threading.Thread(target=self._read, args=(chunks,), daemon=True).start()
+        ticked = time.monotonic()
+        while True:
             try:
-                while True:
-                    lines = self.stream.readlines(_READ_CHUNK)
-                    chunks.put(lines or None)
-                    if not lines:
-                        return
-            except (OSError, ValueError):
-                chunks.put(None)
-
-        threading.Thread(target=read, name="dynamore-load-input", daemon=True).start()
-        while not self.stop.is_set():
-            try:
-                lines = chunks.get(timeout=0.1)
+                got = chunks.get(timeout=_IDLE_AFTER)
             except queue.Empty:
+                ticked = time.monotonic()
+                yield IDLE
                 continue
-            if lines is None:
+            if got is None:
                 return
-            for line in lines:
-                self.bytes_read += len(line)
-                yield line
+            if isinstance(got, BaseException):
+                raise LoadError(f"cannot read {self.name}: {got}") from got
+            lines, size = got
+            self.bytes_read += size
+            yield from lines
+            now = time.monotonic()
+            if now - ticked >= _IDLE_AFTER:
+                ticked = now
+                yield IDLE
+
+    def _read(self, chunks: queue.Queue[Any]) -> None:
+        # read1: whatever the pipe holds now (up to a chunk), not a wait for a full chunk.
+        read = getattr(self.stream, "read1", self.stream.read)
+        rest = b""
+        try:
+            while True:
+                data = read(_READ_CHUNK)
+                if not data:
+                    if rest:
+                        chunks.put(([rest], len(rest)))
+                    chunks.put(None)
+                    return
+                lines = (rest + data).split(b"\n")
+                size = len(rest) + len(data)
+                rest = lines.pop()
+                if lines:
+                    chunks.put((lines, size - len(rest)))
+        except BaseException as exc:  # handed to the loader's thread, which raises it
+            chunks.put(exc)
 
 
 class _CheckpointFile:
@@ -232,6 +269,9 @@ class _CheckpointFile:
     def __init__(self, path: str, header: dict[str, Any]) -> None:
         self.path = path
         self.header = header
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.access(directory, os.W_OK | os.X_OK):  # False too when it does not exist
+            raise UsageError(f"cannot write checkpoint {path}: no writable directory {directory}")
 
     def read(self) -> Optional[dict[str, Any]]:
         try:
@@ -255,11 +295,14 @@ class _CheckpointFile:
             updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
         tmp = f"{self.path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise LoadError(f"cannot write checkpoint {self.path}: {exc.strerror}") from None
 
 
 def _clock(seconds: float) -> str:
@@ -340,17 +383,19 @@ def _open_rejects(path: Optional[str], offset: int) -> Optional[IO[bytes]]:
 
 def _resume_state(
     args: argparse.Namespace, header: dict[str, Any], err: IO[str]
-) -> tuple[Optional[_CheckpointFile], Checkpoint, Optional[str], int]:
-    """The checkpoint file, where to start, the rejects file and how much of it to keep."""
+) -> tuple[Optional[_CheckpointFile], Optional[Checkpoint], Optional[str], int]:
+    """The checkpoint file, the checkpoint to resume from (None: start afresh), the rejects
+    file and how much of it to keep."""
     start = Checkpoint()
     rejects_path = os.path.abspath(args.rejects) if args.rejects else None
     if not args.checkpoint:
         if args.resume:
             raise UsageError("--resume needs --checkpoint FILE")
-        return None, start, rejects_path, 0
+        return None, None, rejects_path, 0
     saver = _CheckpointFile(args.checkpoint, header)
     saved = saver.read()
     rejects_offset = 0
+    resumed = False
     if saved is not None and not args.resume and not saved.get("complete"):
         raise UsageError(
             f"checkpoint {args.checkpoint} holds an unfinished load: add --resume to "
@@ -362,17 +407,36 @@ def _resume_state(
                 raise UsageError(
                     f"checkpoint {args.checkpoint} is for {name} {saved.get(name)!r}, not {value!r}"
                 )
-        try:
-            start = Checkpoint.from_dict(saved.get("checkpoint") or {})
-        except ValidationError as exc:
-            raise UsageError(f"checkpoint {args.checkpoint}: {exc}") from None
-        rejects_offset = int(saved.get("rejects_offset") or 0)
-        if rejects_path is None and saved.get("rejects"):
-            rejects_path = str(saved["rejects"])
+        start, rejects_offset, saved_rejects = _saved_state(args.checkpoint, saved)
+        if args.rejects and rejects_path != saved_rejects:
+            # Never truncate a file the checkpoint does not know.
+            raise UsageError(
+                f"checkpoint {args.checkpoint} is for rejects file {saved_rejects!r}, "
+                f"not {rejects_path!r}"
+            )
+        rejects_path = saved_rejects
+        resumed = True
     elif args.resume:
         err.write(f"dynamore load: no checkpoint at {args.checkpoint}; starting at line 1\n")
     header["rejects"] = rejects_path
-    return saver, start, rejects_path, rejects_offset
+    return saver, start if resumed else None, rejects_path, rejects_offset
+
+
+def _saved_state(path: str, saved: dict[str, Any]) -> tuple[Checkpoint, int, Optional[str]]:
+    """The checkpoint, rejects offset and rejects file a checkpoint file holds, checked."""
+    counts, rejects = saved.get("checkpoint"), saved.get("rejects")
+    offset = saved.get("rejects_offset", 0)
+    if not isinstance(counts, dict):
+        raise UsageError(f"checkpoint {path}: 'checkpoint' must be an object, not {counts!r}")
+    try:
+        start = Checkpoint.from_dict(counts)
+    except ValidationError as exc:
+        raise UsageError(f"checkpoint {path}: {exc}") from None
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise UsageError(f"checkpoint {path}: 'rejects_offset' must be a count, not {offset!r}")
+    if rejects is not None and not isinstance(rejects, str):
+        raise UsageError(f"checkpoint {path}: 'rejects' must be a file name, not {rejects!r}")
+    return start, offset, rejects
 
 
 def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -382,7 +446,8 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     entity_class = _import_entity(args.entity)
     input_name = "-" if args.input == "-" else os.path.abspath(args.input)
     header = {"entity": args.entity, "table": args.table, "mode": args.mode, "input": input_name}
-    saver, start, rejects_path, rejects_offset = _resume_state(args, header, err)
+    saver, resume, rejects_path, rejects_offset = _resume_state(args, header, err)
+    start = resume if resume is not None else Checkpoint()
     with contextlib.ExitStack() as cleanup:
         try:
             client = Client(
@@ -402,19 +467,25 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         if rejects is not None:
             cleanup.callback(rejects.close)
         stop = threading.Event()
-        source = _Input(stream, stop)
+        source = _Input(stream, "stdin" if args.input == "-" else args.input)
         display = _Display(args.progress, args.progress_interval, source, err)
         cleanup.callback(_restore_handlers, _install_stop_handlers(stop))
 
         def on_reject(reject: Reject) -> None:
             if rejects is not None:
-                rejects.write(_reject_line(reject))
+                try:
+                    rejects.write(_reject_line(reject))
+                except OSError as exc:
+                    raise LoadError(f"cannot write {rejects_path}: {exc.strerror}") from None
 
         def on_checkpoint(checkpoint: Checkpoint, complete: bool = False) -> None:
             offset = 0
             if rejects is not None:
-                rejects.flush()
-                os.fsync(rejects.fileno())
+                try:
+                    rejects.flush()
+                    os.fsync(rejects.fileno())
+                except OSError as exc:
+                    raise LoadError(f"cannot write {rejects_path}: {exc.strerror}") from None
                 offset = rejects.tell()
             if saver is not None:
                 saver.write(checkpoint, offset, complete)
@@ -429,7 +500,7 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                     source,
                     mode=args.mode,
                     workers=args.workers,
-                    resume=start,
+                    resume=resume,
                     stop=stop,
                     parse=_parse_line,
                     on_reject=on_reject,
@@ -438,13 +509,14 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                     on_checkpoint=on_checkpoint,
                     checkpoint_every=args.checkpoint_every,
                 )
+            except ValidationError as exc:  # the load's own options: here, a checkpoint too far
+                raise UsageError(f"checkpoint {args.checkpoint}: {exc}") from None
             finally:
                 display.close()
             on_checkpoint(report.checkpoint, report.complete)
-        except DynamoreError as exc:
-            err.write(f"dynamore load: error: {exc}\n")
-            if saver is not None:
-                err.write(f"dynamore load: resume with --resume --checkpoint {args.checkpoint}\n")
+        except (DynamoreError, LoadError) as exc:
+            hint = f" (continue with --resume --checkpoint {args.checkpoint})" if saver else ""
+            err.write(f"dynamore load: error: {exc}{hint}\n")
             return EXIT_FAILED
     return _summary(args, report, start, rejects_path, out)
 

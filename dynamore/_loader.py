@@ -12,31 +12,44 @@ failed (DynamoDB refused it after every retry). A :class:`Checkpoint` holds the 
 not yet settled, with the counts of everything below it; outcomes are counted, and rejects
 reported, in position order, as that position advances. Resuming from a checkpoint skips that
 many elements and carries on: elements above it that had already been written are sent again,
-which changes nothing (an upsert rewrites the same item; in create mode an item that meets its
-own earlier write counts as written), so a run killed at any moment resumes without loss and
-without counting anything twice.
+which changes nothing (an upsert rewrites the same item; in create mode, see below), so a run
+killed at any moment resumes without loss and without counting anything twice.
+
+Create mode counts an element that meets an existing item equal to it as written only when that
+item may be this load's own earlier write: the request was retried (an earlier attempt may have
+been applied), or the load resumed from a checkpoint (the interrupted run may have written the
+element before it stopped). Otherwise, an equal item already in the table or an exact duplicate
+of an earlier element, it counts as already existing. The one case this cannot tell apart: in a
+resumed run, an exact duplicate of an element also at or after the checkpoint counts as written.
 
 Order. Elements are sharded over the workers by key, so two elements with the same id are
 written in input order (the later one wins in upsert mode; in create mode the first one is
-created and the later one reported as already existing, unless it is equal).
+created and the later one reported as already existing).
+
+Slow inputs (a pipe, a queue) should yield :data:`IDLE` every tenth of a second or so while
+they wait: the loader then saves checkpoints, reports progress, sends partial batches that
+waited long enough and notices a stop or a failed worker.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 from dynamore._batch import (
     DEFAULT_BATCH_ATTEMPTS,
     MAX_WRITE_ITEMS,
+    AdaptiveRate,
     WriteEntry,
+    key_id,
+    retry_rounds,
     send_writes,
-    to_json,
 )
 from dynamore._checkpoint import (
     EXISTS,
@@ -50,13 +63,11 @@ from dynamore._checkpoint import (
     Progress,
     Reject,
 )
-from dynamore._retry import classify
+from dynamore._protocol import Stats, Wire
 from dynamore.codec import decode_item, encode_item
 from dynamore.exceptions import (
     ConditionalCheckFailed,
-    ServiceError,
     ServiceValidationError,
-    TransportError,
     ValidationError,
 )
 
@@ -71,8 +82,10 @@ __all__ = [
     "DEFAULT_WORKERS",
     "EXISTS",
     "FAILED",
+    "IDLE",
     "INVALID",
     "MODES",
+    "SKIP",
     "UPSERT",
     "WRITTEN",
     "AdaptiveRate",
@@ -89,95 +102,21 @@ MODES = (UPSERT, CREATE)
 
 DEFAULT_WORKERS = 4
 #: Stop when the deadline callable says fewer milliseconds than this remain: time for the
-#: requests in flight (and their retries) to finish.
+#: requests in flight to finish.
 DEFAULT_DEADLINE_MARGIN_MS = 5000
 #: Rejects, failures and existing ids kept in the report (the counts are always exact; pass
 #: ``on_reject`` to see every one).
 DEFAULT_KEEP = 1000
 _QUEUE_BATCHES = 2  # per worker: enough to keep it busy while the reader fills the next
 _POLL = 0.05  # seconds between looks at the stop conditions while waiting
+_BATCH_AGE = 0.25  # seconds an unfilled batch may wait for more input before it is sent
+_GRACE = 2.0  # seconds given to requests in flight when the load fails (not on Ctrl-C)
 
 
-class AdaptiveRate:
-    """A rate limit shared by the workers: additive increase, multiplicative decrease.
-
-    Unlimited until the first throttling event. Then the rate (items per second) becomes half
-    the throughput measured over the last ``window`` seconds, grows by a tenth of the cut rate
-    after each request that met no throttling, is halved again on the next throttling event (at
-    most once per ``cooldown``, so one burst of throttled workers counts once), and is lifted
-    altogether once it is back to twice the throughput that was first throttled. It never goes
-    below ``floor``. The clock and sleep are injectable.
-    """
-
-    def __init__(
-        self,
-        *,
-        floor: float = float(MAX_WRITE_ITEMS),
-        window: float = 2.0,
-        cooldown: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rate: Optional[float] = None
-        self.floor = floor
-        self._window = window
-        self._cooldown = cooldown
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._sent: deque[tuple[float, int]] = deque()
-        self._next = 0.0
-        self._step = 0.0
-        self._ceiling = 0.0
-        self._last_cut = float("-inf")
-
-    def _throughput(self, now: float) -> float:
-        sent = self._sent
-        while sent and sent[0][0] < now - self._window:
-            sent.popleft()
-        if not sent:
-            return 0.0
-        # Over the time actually covered: right after the start, the window is not full yet.
-        span = max(now - sent[0][0], self._window / 20)
-        return sum(n for _, n in sent) / span
-
-    def acquire(self, n: int) -> None:
-        """Wait until ``n`` more items may be sent."""
-        with self._lock:
-            now = self._clock()
-            self._sent.append((now, n))
-            if self.rate is None:
-                return
-            start = max(now, self._next)
-            self._next = start + n / self.rate
-            wait = start - now
-        if wait > 0:
-            self._sleep(wait)
-
-    def throttled(self) -> None:
-        """DynamoDB throttled a request: halve the rate."""
-        with self._lock:
-            now = self._clock()
-            if now - self._last_cut < self._cooldown:
-                return
-            self._last_cut = now
-            if self.rate is None:
-                current = self._throughput(now)
-                self._ceiling = 2 * max(current, self.floor)
-            else:
-                current = self.rate
-            self.rate = max(self.floor, current / 2)
-            self._step = max(1.0, self.rate / 10)
-            self._next = max(self._next, now)
-
-    def succeeded(self) -> None:
-        """A request met no throttling: raise the rate a step."""
-        with self._lock:
-            if self.rate is None:
-                return
-            self.rate += self._step
-            if self.rate >= self._ceiling:
-                self.rate = None
+#: Yielded by an input that has nothing yet: not an element (no position), a chance to tick.
+IDLE: Any = object()
+#: Returned by ``parse`` for an element that holds nothing (a blank line): counted as skipped.
+SKIP: Any = object()
 
 
 class _Pending(WriteEntry):
@@ -198,6 +137,19 @@ class _Pending(WriteEntry):
         self.id = ident
 
 
+class _Tally(Stats):
+    """One worker's retries (to tell whether its own request was retried), also counted in
+    the client's stats."""
+
+    def __init__(self, shared: Stats) -> None:
+        super().__init__()
+        self._shared = shared
+
+    def record(self, kind: str) -> None:
+        super().record(kind)
+        self._shared.record(kind)
+
+
 # (position, kind, reason) for everything a worker settled that was not written; None when
 # the whole batch was written (the common case, kept cheap).
 _Outcomes = Optional[list[tuple[int, str, str]]]
@@ -210,40 +162,76 @@ class _Run:
         self,
         proxy: DynamoDbProxy,
         entity_class: type[Entity],
-        *,
         mode: str,
         workers: int,
         batch_attempts: int,
+        resumed: bool,
+        deadline: tuple[Optional[Callable[[], float]], float],  # the callable and its margin
     ) -> None:
         self.client = proxy.client
-        # The loader is part of the package: it sends pre-encoded batches straight through
-        # the client's wire, so nothing is encoded twice.
+        # Pre-encoded batches go straight through the client's wire: nothing is encoded twice.
         self.wire = self.client._wire
         self.table = proxy.table_name
         self.key_names = tuple(entity_class.pr_keys())
         self.mode = mode
         self.batch_attempts = batch_attempts
-        self.rate = AdaptiveRate()
+        self.resumed = resumed
+        self._deadline, self._margin = deadline
+        self.rate = AdaptiveRate(sleep=self.wait)
         self.stopping = threading.Event()
         self.finished = threading.Event()
+        self.reason: Optional[str] = None
+        self._reason_lock = threading.Lock()
         self.queues: list[queue.Queue[list[_Pending]]] = [
             queue.Queue(maxsize=_QUEUE_BATCHES) for _ in range(workers)
         ]
         self.results: queue.Queue[tuple[list[_Pending], _Outcomes]] = queue.Queue()
         self.fatal: Optional[BaseException] = None
         # A conditional PutItem around each item's JSON: attribute_not_exists(PK).
-        self._create_head = b'{"TableName":' + to_json(self.table) + b',"Item":'
-        self._create_tail = (
-            b',"ConditionExpression":"attribute_not_exists(#pk)","ExpressionAttributeNames":'
-            + to_json({"#pk": self.key_names[0]})
-            + b',"ReturnValuesOnConditionCheckFailure":"ALL_OLD"}'
-        )
+        encode = self.wire.encode
+        self._create_head = encode({"TableName": self.table})[:-1] + b',"Item":'
+        condition = {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": self.key_names[0]},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        self._create_tail = b"," + encode(condition)[1:]
+
+    def stop(self, reason: str) -> None:
+        """Stop taking work; the first reason given is the one reported."""
+        with self._reason_lock:
+            if self.reason is None:
+                self.reason = reason
+        self.stopping.set()
+
+    def wait(self, seconds: float) -> None:
+        """The workers' sleep (backoff, rate limit, the client's retries): it ends as soon as
+        the load stops, and never runs past the deadline's margin."""
+        if self._deadline is not None:
+            left = (self._deadline() - self._margin) / 1000
+            if left < seconds:
+                if left > 0:
+                    self.stopping.wait(left)
+                self.stop("deadline")
+                return
+        self.stopping.wait(seconds)
 
     # -- worker threads ------------------------------------------------------------------------
+
+    def _worker_wire(self) -> Wire:
+        # The client's wire (same connections, signer, credentials and retry policy) with this
+        # worker's sleep and its own count of retries.
+        wire = copy.copy(self.wire)
+        wire.stats = _Tally(self.wire.stats)
+        wire._sleep = self.wait
+        return wire
 
     def work(self, n: int) -> None:
         q = self.queues[n]
         try:
+            wire = self._worker_wire()
+            stats = wire.stats
+            send = self._upsert if self.mode == UPSERT else self._create
             while True:
                 try:
                     batch = q.get(timeout=_POLL)
@@ -253,11 +241,11 @@ class _Run:
                     continue
                 if self.stopping.is_set():
                     continue  # dropped: above the checkpoint, sent again on resume
-                stats = self.wire.stats
-                throttles = stats.throttles
                 self.rate.acquire(len(batch))
-                send = self._upsert if self.mode == UPSERT else self._create
-                outcomes = send(batch)
+                if self.stopping.is_set():
+                    continue  # stopped while waiting for the rate limit: dropped as well
+                throttles = stats.throttles
+                outcomes = send(wire, batch)
                 if stats.throttles != throttles:
                     self.rate.throttled()
                 else:
@@ -265,17 +253,19 @@ class _Run:
                 self.results.put((batch, outcomes))
         except BaseException as exc:  # a bug or a fatal error: the main thread re-raises it
             self.fatal = exc
-            self.stopping.set()
+            self.stop("error")
 
-    def _upsert(self, batch: list[_Pending]) -> _Outcomes:
+    def _upsert(self, wire: Wire, batch: list[_Pending]) -> _Outcomes:
         try:
             left, error = send_writes(
-                self.wire,
+                wire,
                 self.table,
                 batch,
                 key_names=self.key_names,
                 attempts=self.batch_attempts,
+                sleep=self.wait,
                 give_up=self.stopping.is_set,
+                throttled=self.rate.throttled,
             )
         except ServiceValidationError as exc:
             if len(batch) == 1:
@@ -283,14 +273,14 @@ class _Run:
             # One item DynamoDB refuses sinks the whole request: find it by sending each alone.
             out: list[tuple[int, str, str]] = []
             for p in batch:
-                alone = self._upsert([p])
+                alone = self._upsert(wire, [p])
                 out.extend(alone if alone is not None else [(p.position, WRITTEN, "")])
             return out
         if not left:
             return None
         left_positions = {e.position for e in left if isinstance(e, _Pending)}
         out = [(p.position, WRITTEN, "") for p in batch if p.position not in left_positions]
-        if not (error is None and self.stopping.is_set()):
+        if not self.stopping.is_set():  # when stopping, they stay unsettled: resent on resume
             reason = (
                 str(error)
                 if error is not None
@@ -299,30 +289,55 @@ class _Run:
             out.extend((p, FAILED, reason) for p in sorted(left_positions))
         return out
 
-    def _create(self, batch: list[_Pending]) -> _Outcomes:
+    def _create(self, wire: Wire, batch: list[_Pending]) -> _Outcomes:
         out: list[tuple[int, str, str]] = []
-        wire = self.wire
+        stats = wire.stats
         for p in batch:
             if self.stopping.is_set():
                 break
+            retries = stats.retries
+            conflict: list[ConditionalCheckFailed] = []
             try:
-                wire.send("PutItem", b"".join((self._create_head, p.item, self._create_tail)))
-            except ConditionalCheckFailed as exc:
-                # The stored item equal to ours: our own earlier write (a retried request, or
-                # a run resumed from a checkpoint below it).
-                sent = decode_item(json.loads(p.item))
-                if exc.item is not None and exc.item == sent:
-                    out.append((p.position, WRITTEN, ""))
-                else:
-                    out.append((p.position, EXISTS, "already exists"))
-                continue
-            except (ServiceError, TransportError) as exc:
-                if classify(exc) is None and not isinstance(exc, ServiceValidationError):
-                    raise
+                left, error = retry_rounds(
+                    wire,
+                    [p],
+                    partial(self._put, wire, p, conflict),
+                    attempts=self.batch_attempts,
+                    sleep=self.wait,
+                    give_up=self.stopping.is_set,
+                    throttled=self.rate.throttled,
+                )
+            except ServiceValidationError as exc:
                 out.append((p.position, FAILED, str(exc)))
                 continue
-            out.append((p.position, WRITTEN, ""))
+            if left and self.stopping.is_set():
+                break  # unsettled: sent again on resume
+            if left:
+                out.append((p.position, FAILED, str(error)))
+            elif conflict and not self._own_write(wire, p, conflict[0], stats.retries != retries):
+                out.append((p.position, EXISTS, "already exists"))
+            else:
+                out.append((p.position, WRITTEN, ""))
         return out
+
+    def _put(
+        self, wire: Wire, p: _Pending, conflict: list[ConditionalCheckFailed], _: object
+    ) -> list[_Pending]:
+        try:
+            wire.send("PutItem", b"".join((self._create_head, p.item, self._create_tail)))
+        except ConditionalCheckFailed as exc:
+            conflict.append(exc)
+        return []
+
+    def _own_write(
+        self, wire: Wire, p: _Pending, exc: ConditionalCheckFailed, retried: bool
+    ) -> bool:
+        # The stored item is equal to ours and may be our own earlier write (see the module
+        # docstring): a retried request, or a run resumed from a checkpoint below it.
+        if not (retried or self.resumed) or exc.item is None:
+            return False
+        sent = decode_item(json.loads(p.item), use_decimal=getattr(wire, "use_decimal", False))
+        return bool(exc.item == sent)
 
 
 def load(
@@ -353,14 +368,16 @@ def load(
     replaced). ``workers`` threads send concurrently.
 
     Stopping early: ``deadline`` returns the milliseconds left (Lambda's
-    ``context.get_remaining_time_in_millis``); the load stops taking input once fewer than
-    ``deadline_margin_ms`` remain, lets the requests in flight finish and returns
-    (``complete=False``). Setting the ``stop`` event does the same. Pass the report's
-    ``checkpoint`` as ``resume`` with the same input to continue; see the module docstring.
+    ``context.get_remaining_time_in_millis``; the workers call it too, to cut their waits
+    short); the load stops taking input once fewer than ``deadline_margin_ms`` remain, lets
+    the requests in flight finish and returns (``complete=False``). Setting the ``stop``
+    event does the same. Pass the report's ``checkpoint`` as ``resume`` with the same input
+    to continue (an input shorter than the checkpoint is a ValidationError); see the module
+    docstring. ``complete`` means the input ran out and everything read was settled.
 
     ``parse`` turns each element into entity data first (e.g. a JSON line; a ValueError
-    rejects it, None skips it). ``on_reject`` sees every element not written, in position
-    order; ``on_checkpoint`` every ``checkpoint_every`` settled elements or
+    rejects it, :data:`SKIP` skips it). ``on_reject`` sees every element not written, in
+    position order; ``on_checkpoint`` every ``checkpoint_every`` settled elements or
     ``checkpoint_interval`` seconds, and at the end; ``on_progress`` every
     ``progress_interval`` seconds. Callbacks run in the calling thread.
 
@@ -377,29 +394,29 @@ def load(
         raise ValidationError("workers", "must be a positive integer")
     started = time.monotonic()
     start = resume if resume is not None else Checkpoint()
-    run = _Run(proxy, entity_class, mode=mode, workers=workers, batch_attempts=batch_attempts)
+    budget = (deadline, deadline_margin_ms)
+    run = _Run(proxy, entity_class, mode, workers, batch_attempts, resume is not None, budget)
     stats = run.wire.stats
     retries0, throttles0 = stats.retries, stats.throttles
     ledger = Ledger(start)
     report_lists: dict[str, list[Any]] = {INVALID: [], FAILED: [], EXISTS: []}
-    stopped: list[str] = []
-    validate = entity_class
     run_pre = entity_class.hook_overridden("pre")
     pre_method = "PUT" if mode == UPSERT else "POST"
-    pk_name, sk_name = run.key_names
+    key_names = run.key_names
     id_attribute = entity_class.ID_ATTRIBUTE
-    n_workers = workers
-    pending: list[list[_Pending]] = [[] for _ in range(n_workers)]
-    pending_keys: list[set[tuple[Any, ...]]] = [set() for _ in range(n_workers)]
+    encode = run.wire.encode
+    pending: list[list[_Pending]] = [[] for _ in range(workers)]
+    pending_keys: list[set[tuple[Any, ...]]] = [set() for _ in range(workers)]
+    born: list[Optional[float]] = [None] * workers  # when a tick first saw each batch
     # An unfilled batch holds the checkpoint back: send it once the reader is this far ahead.
-    max_lag = MAX_WRITE_ITEMS * n_workers * 4
+    max_lag = MAX_WRITE_ITEMS * workers * 4
     last_checkpoint = [start.position, started]
     last_progress = [started]
-    read = 0
+    position = -1
 
     threads = [
         threading.Thread(target=run.work, args=(n,), name=f"dynamore-load-{n}", daemon=True)
-        for n in range(n_workers)
+        for n in range(workers)
     ]
     for thread in threads:
         thread.start()
@@ -415,28 +432,16 @@ def load(
     def drain() -> None:
         while True:
             try:
-                batch, outcomes = run.results.get_nowait()
+                ledger.settle_batch(*run.results.get_nowait())
             except queue.Empty:
                 break
-            if outcomes is None:
-                ledger.settle_written([p.position for p in batch])
-                continue
-            by_position = {p.position: p for p in batch}
-            for position, kind, reason in outcomes:
-                if kind == WRITTEN:
-                    ledger.settle(position, kind)
-                else:
-                    p = by_position[position]
-                    ledger.settle(position, kind, Reject(position, kind, reason, p.source, p.id))
         record(ledger.advance())
 
     def tick(now: float) -> None:
         if deadline is not None and not run.stopping.is_set() and deadline() <= deadline_margin_ms:
-            stopped.append("deadline")
-            run.stopping.set()
-        if stop is not None and stop.is_set() and not run.stopping.is_set():
-            stopped.append("stopped")
-            run.stopping.set()
+            run.stop("deadline")
+        if stop is not None and stop.is_set():
+            run.stop("stopped")
         moved = ledger.position - last_checkpoint[0]
         if (
             on_checkpoint is not None
@@ -453,9 +458,8 @@ def load(
         elapsed = now - started
         done = ledger.position - start.position
         return Progress(
-            read=read,
+            read=position + 1,
             checkpoint=ledger.checkpoint(),
-            started_at=start.position,
             retries=stats.retries - retries0,
             throttles=stats.throttles - throttles0,
             elapsed=elapsed,
@@ -468,6 +472,7 @@ def load(
             return
         pending[n] = []
         pending_keys[n] = set()
+        born[n] = None
         q = run.queues[n]
         while not run.stopping.is_set():
             try:
@@ -477,42 +482,60 @@ def load(
                 drain()
                 tick(time.monotonic())
 
+    def idle() -> bool:
+        # Settle, tick, send the batches that waited long enough; True when stopping.
+        now = time.monotonic()
+        drain()
+        tick(now)
+        for n in range(workers):
+            if pending[n] and not run.stopping.is_set():
+                seen = born[n]
+                if seen is None:
+                    born[n] = now
+                elif now - seen >= _BATCH_AGE:
+                    flush(n)
+        return run.stopping.is_set()
+
+    exhausted = False
     try:
-        iterator = iter(items)
-        position = -1
-        for element in iterator:
+        for element in items:
+            if element is IDLE:
+                if idle():
+                    break
+                continue
             position += 1
-            read += 1
             if position < start.position:
                 continue
             if not position % MAX_WRITE_ITEMS:
-                drain()
-                tick(time.monotonic())
-                if run.stopping.is_set():
+                if idle():
                     break
                 oldest = [b[0].position for b in pending if b]
                 if oldest and position - min(oldest) > max_lag:
-                    for n in range(n_workers):
+                    for n in range(workers):
                         if pending[n] and position - pending[n][0].position > max_lag:
                             flush(n)
             data = None
             try:
                 data = element if parse is None else parse(element)
-                if data is None:
+                if data is SKIP:
                     ledger.settle(position, SKIPPED)
                     continue
-                instance = validate(data)
+                instance = entity_class(data)
                 item = instance.data_with_identity()
                 if run_pre and entity_class.pre(pre_method, item) is False:
                     raise ValidationError("", f"refused by {entity_class.__name__}.pre")
-                encoded = to_json(encode_item(item))
-            except (ValueError, TypeError) as exc:
+                wire_item = encode_item(item)
+                encoded = encode(wire_item)
+                key = key_id(wire_item, key_names)
+                if key is None:
+                    raise ValidationError(key_names[0], "a key attribute is missing")
+            except (ValueError, TypeError, RecursionError) as exc:
                 ident = data.get(id_attribute) if isinstance(data, dict) else None
-                reason = str(exc) or type(exc).__name__
+                deep = isinstance(exc, RecursionError)
+                reason = "nested too deeply" if deep else str(exc) or type(exc).__name__
                 ledger.settle(position, INVALID, Reject(position, INVALID, reason, element, ident))
                 continue
-            key = (item[pk_name], item[sk_name])
-            n = hash(key) % n_workers
+            n = hash(key) % workers
             if key in pending_keys[n]:
                 flush(n)  # the same id twice in one request is refused: keep them in order
             pending[n].append(_Pending(position, key, encoded, element, item.get(id_attribute)))
@@ -520,10 +543,9 @@ def load(
             if len(pending[n]) >= MAX_WRITE_ITEMS:
                 flush(n)
         else:
-            # An input that ends because it was told to stop (a reader watching ``stop``) must
-            # not pass for a complete one.
+            exhausted = True
             tick(time.monotonic())
-            for n in range(n_workers):
+            for n in range(workers):
                 flush(n)
         run.finished.set()
         while any(thread.is_alive() for thread in threads):
@@ -531,22 +553,31 @@ def load(
                 thread.join(timeout=_POLL)
                 drain()
                 tick(time.monotonic())
-    except BaseException:
-        # Interrupted (KeyboardInterrupt) or the input failed: let the requests in flight end.
-        run.stopping.set()
+    except BaseException as exc:
+        # A second Ctrl-C returns at once; a failure gives the requests in flight a moment.
+        run.stop("error")
         run.finished.set()
-        for thread in threads:
-            thread.join()
+        if not isinstance(exc, KeyboardInterrupt):
+            end = time.monotonic() + _GRACE
+            for thread in threads:
+                thread.join(max(0.0, end - time.monotonic()))
         raise
     drain()
     if run.fatal is not None:
         if on_checkpoint is not None:
             on_checkpoint(ledger.checkpoint())
         raise run.fatal
+    read = position + 1
+    if exhausted and read < start.position:
+        raise ValidationError(
+            "resume",
+            f"the input has {read} elements, fewer than the checkpoint's {start.position}: "
+            "not the input it was made from",
+        )
     checkpoint = ledger.checkpoint()
     if on_checkpoint is not None:
         on_checkpoint(checkpoint)
-    complete = not stopped and checkpoint.position == read
+    complete = exhausted and checkpoint.position == read
     if on_progress is not None:
         on_progress(snapshot(time.monotonic()))
     c = ledger.counts
@@ -561,7 +592,7 @@ def load(
         elapsed=time.monotonic() - started,
         checkpoint=checkpoint,
         complete=complete,
-        stopped=stopped[0] if stopped else None,
+        stopped=None if complete else run.reason,
         rejects=report_lists[INVALID],
         failures=report_lists[FAILED],
         existing=report_lists[EXISTS],

@@ -37,6 +37,10 @@ def key(item: dict[str, Any]) -> dict[str, Any]:
     return {"PK": item["PK"], "SK": item["SK"]}
 
 
+def no_sleep(seconds: float) -> None:
+    pass
+
+
 def stored(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
     """Every item of the table by SK, read with botocore (not the client under test)."""
     from boto3.dynamodb.types import TypeDeserializer
@@ -157,6 +161,8 @@ def test_bad_input_names_the_entry(faulty: Client, proxy: FaultProxy, table: str
         faulty.batch_write(table, puts=[{"PK": "B", "SK": "1", "f": float("nan")}], key_names=names)
     with pytest.raises(ValidationError, match=r"keys\[1\]: has attributes"):
         faulty.batch_get(table, [{"PK": "B", "SK": "1"}, {"PK": "B"}])
+    with pytest.raises(ValidationError, match=r"puts\[1\]: strings must be valid Unicode"):
+        faulty.batch_write(table, puts=[items(1)[0], {"PK": "B", "SK": "\ud800"}], key_names=names)
     assert proxy.received["BatchWriteItem"] == proxy.received["BatchGetItem"] == 0
 
 
@@ -254,16 +260,70 @@ def test_throttled_batches_are_retried_then_reported_whole(
     faulty.batch_write(table, puts=items(10), key_names=("PK", "SK"))
     assert len(stored(ddb_endpoint, table)) == 10
 
-    proxy.inject("throttle", operation="BatchWriteItem", times=3)  # every attempt of one call
+    # Every attempt of the client (3) in each of the two rounds the call may make.
+    proxy.inject("throttle", operation="BatchWriteItem", times=6)
     later = items(30, start=100)
     deletes = [key(i) for i in items(2)]
     with pytest.raises(BatchIncomplete, match="ThrottlingException") as caught:
-        faulty.batch_write(table, puts=later, deletes=deletes, key_names=("PK", "SK"))
+        faulty.batch_write(
+            table, puts=later, deletes=deletes, key_names=("PK", "SK"), attempts=2, sleep=no_sleep
+        )
     assert isinstance(caught.value.__cause__, ThrottlingError)
     assert caught.value.unprocessed == [("put", i) for i in later] + [
         ("delete", k) for k in deletes
     ]
     assert len(stored(ddb_endpoint, table)) == 10  # the throttled request was not applied
+
+
+def test_a_request_throttled_past_the_clients_attempts_is_one_more_round(
+    proxy: FaultProxy, faulty: Client, client: Client, ddb_endpoint: str, table: str
+) -> None:
+    # Every attempt the client makes on its own (3) is throttled: the batch backs off and
+    # sends again, as it does with unprocessed items, instead of giving up on all of them.
+    proxy.inject("throttle", operation="BatchWriteItem", times=3)
+    throttles = faulty.stats.throttles
+    sleeps: list[float] = []
+    faulty.batch_write(table, puts=items(30), key_names=("PK", "SK"), sleep=sleeps.append)
+    assert len(stored(ddb_endpoint, table)) == 30
+    assert proxy.received["BatchWriteItem"] == 3 + 2  # 3 throttled, then both chunks
+    assert len(sleeps) == 1 and faulty.stats.throttles - throttles == 3
+
+    proxy.inject("throttle", operation="BatchGetItem", times=3)
+    got = faulty.batch_get(table, [key(i) for i in items(30)], sleep=sleeps.append)
+    assert got == items(30) and len(sleeps) == 2
+
+
+def test_an_unprocessed_item_that_matches_no_entry_is_never_counted_written(
+    proxy: FaultProxy, faulty: Client, ddb_endpoint: str, table: str
+) -> None:
+    def misreport(request: dict[str, Any], response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        # 00003 was not written (deleted again), and DynamoDB's answer names it by a key no
+        # entry has: which entry is left cannot be told, so none may pass for written.
+        puts = request["RequestItems"][table]
+        left = next(r for r in puts if r["PutRequest"]["Item"]["SK"]["S"] == "00003")
+        ddb_admin.botocore_client(ddb_endpoint).delete_item(
+            TableName=table, Key={"PK": {"S": "B"}, "SK": {"S": "00003"}}
+        )
+        odd = {"PutRequest": {"Item": dict(left["PutRequest"]["Item"], SK={"S": "zz"})}}
+        response["UnprocessedItems"] = {table: [odd]}
+        return 200, response
+
+    proxy.inject_rewrite(misreport, operation="BatchWriteItem")
+    faulty.batch_write(table, puts=items(10), key_names=("PK", "SK"), sleep=no_sleep)
+    assert sorted(stored(ddb_endpoint, table)) == [i["SK"] for i in items(10)]
+    assert proxy.forwarded["BatchWriteItem"] == 2  # all ten sent again
+
+    def misreport_keys(
+        request: dict[str, Any], response: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        found = response["Responses"][table]
+        response["Responses"][table] = [i for i in found if i["SK"]["S"] != "00003"]
+        response["UnprocessedKeys"] = {table: {"Keys": [{"PK": {"S": "B"}, "SK": {"S": "zz"}}]}}
+        return 200, response
+
+    proxy.inject_rewrite(misreport_keys, operation="BatchGetItem")
+    got = faulty.batch_get(table, [key(i) for i in items(10)], sleep=no_sleep)
+    assert got == items(10)
 
 
 def test_unprocessed_keys_are_reread_and_exhaustion_reports_them(

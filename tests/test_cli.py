@@ -424,7 +424,7 @@ def test_terminal_progress_redraws_one_line_with_an_eta(tmp_path: Path) -> None:
     path.write_bytes(b"x\n" * 100)
     screen = FakeTerminal()
     with open(path, "rb") as f:
-        source = _cli._Input(f, _cli.threading.Event())
+        source = _cli._Input(f, "in.jsonl")
         lines = iter(source)
         display = _cli._Display("auto", 10.0, source, screen)
         assert display.mode == "bar" and display.interval == _cli._BAR_REFRESH
@@ -442,7 +442,6 @@ def progress(position: int, elapsed: float) -> Progress:
     return Progress(
         read=position,
         checkpoint=Checkpoint(position, written=position),
-        started_at=0,
         retries=0,
         throttles=0,
         elapsed=elapsed,
