@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
+from dynamore import _loader
 from dynamore._client import Client
-from dynamore._loader import SKIP, AdaptiveRate, Checkpoint, LoadReport, Reject
+from dynamore._loader import IDLE, SKIP, AdaptiveRate, Checkpoint, LoadReport, Reject
 from dynamore._retry import RetryPolicy
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
@@ -319,13 +321,87 @@ def test_throttling_and_unprocessed_items_lose_nothing(
         operation="BatchWriteItem",
         times=10_000,
     )
-    with proxied(proxy, attempts=10) as client:
+    # Two attempts of the client's own: some requests stay throttled past them, and are sent
+    # again as a round without progress, not failed.
+    with proxied(proxy, attempts=2) as client:
         report = DynamoDbProxy(table_name=table, client=client).load(Person, rows, workers=4)
     assert report.ok and report.written == 1000
-    # 6 throttled requests, and at least one leftover round per request that had left-overs.
+    # 6 throttled requests, and at least one leftover round per request that had left-overs;
+    # each counted once, and every retry here was for throttling.
     assert report.throttles >= 6 + 1
-    assert report.retries >= report.throttles
+    assert report.retries == report.throttles
     assert stored_rows(ddb_endpoint, table) == {r["id_number"]: r for r in rows}
+
+
+def test_create_mode_retries_a_put_throttled_past_the_clients_attempts(
+    proxy: FaultProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(20)]
+    proxy.inject("throttle", operation="PutItem", times=5)
+    with proxied(proxy, attempts=2) as client:
+        db = DynamoDbProxy(table_name=table, client=client)
+        report = db.load(Person, rows, mode="create", workers=1)
+    assert (report.written, report.failed, report.already_existing) == (20, 0, 0)
+    assert report.throttles == 5
+    assert stored_rows(ddb_endpoint, table) == {r["id_number"]: r for r in rows}
+
+
+class RecordingRate(AdaptiveRate):
+    """The loader's real rate, recording what it decides."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.events: list[tuple[str, Optional[float]]] = []
+        self.waits: list[float] = []
+        sleep = self._sleep
+
+        def recorded(seconds: float) -> None:
+            self.waits.append(seconds)
+            sleep(seconds)
+
+        self._sleep = recorded
+
+    def throttled(self) -> None:
+        super().throttled()
+        self.events.append(("throttled", self.rate))
+
+    def succeeded(self) -> None:
+        before = self.rate
+        super().succeeded()
+        if before is not None:
+            self.events.append(("succeeded", self.rate))
+
+
+def test_throttling_slows_every_worker_down_and_successes_speed_them_up_again(
+    proxy: FaultProxy, ddb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rates: list[RecordingRate] = []
+
+    def make(**options: Any) -> RecordingRate:
+        rates.append(RecordingRate(**options))
+        return rates[-1]
+
+    monkeypatch.setattr(_loader, "AdaptiveRate", make)
+    rows = [row(i) for i in range(1000)]
+    proxy.inject("throttle", operation="BatchWriteItem", times=4)
+    with proxied(proxy, attempts=10) as client:
+        report = DynamoDbProxy(table_name=table, client=client).load(Person, rows, workers=4)
+    assert report.ok and report.throttles == 4
+    (rate,) = rates
+    kinds = [kind for kind, _ in rate.events]
+    assert kinds[0] == "throttled" and "succeeded" in kinds
+    cut = rate.events[0][1]
+    assert cut is not None  # unlimited until then, limited from then on
+    # Throttling never raises the rate; each success after it raises it a step (or lifts it).
+    previous: Optional[float] = cut
+    for kind, value in rate.events[1:]:
+        if kind == "throttled":
+            assert value is not None and previous is not None and value <= previous
+        else:
+            assert value is None or (previous is not None and value > previous)
+        previous = value
+    assert previous is None or previous > cut
+    assert rate.waits  # and the workers really were held back
 
 
 def test_exhausted_retries_fail_exactly_the_items_not_written(
@@ -440,3 +516,155 @@ def test_ledger_counts_in_position_order_across_compactions() -> None:
         skipped=n // 5,
     )
     assert [r.position for r in rejects] == [p for p in order if p % 5 not in (0, 4)]
+
+
+def test_adaptive_rate_keeps_only_its_window_of_history() -> None:
+    t = FakeTime()
+    rate = AdaptiveRate(floor=1.0, window=2.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(10_000):  # hours of a long load, unthrottled
+        rate.acquire(25)
+        t.now += 0.5
+    assert len(rate._sent) <= 5
+    rate.throttled()
+    assert rate.rate == pytest.approx(25 * 4 / 2 / 2)  # half of 4 sends over the last 2 s
+
+
+# -- time budgets, slow inputs, what complete means -----------------------------------------------
+
+
+def slow_backoff(proxy: FaultProxy) -> Client:
+    """A client whose leftover rounds back off 9.9 s each: far past the budgets below."""
+    retry = RetryPolicy(max_attempts=3, throttle_base=10.0, jitter=lambda: 0.99)
+    return Client(endpoint_url=proxy.url, retry=retry)
+
+
+def test_a_deadline_cuts_long_backoffs_short_and_the_checkpoint_resumes(
+    proxy: FaultProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(300)]
+    stuck = {r["id_number"] for r in rows[150:]}  # every batch write of these: unprocessed
+    proxy.inject_rewrite(
+        leave_unprocessed(ddb_endpoint, table, stuck), operation="BatchWriteItem", times=10_000
+    )
+    budget = 6.0  # seconds; the load is to stop with 5 s left, and must return in time
+    started = time.monotonic()
+
+    def remaining_ms() -> float:
+        return (started + budget - time.monotonic()) * 1000
+
+    with slow_backoff(proxy) as client:
+        db = DynamoDbProxy(table_name=table, client=client)
+        first = db.load(Person, rows, workers=2, deadline=remaining_ms)
+        assert time.monotonic() - started < budget
+        assert (first.complete, first.stopped, first.failed) == (False, "deadline", 0)
+        position = first.checkpoint.position
+        assert 0 < position <= 150 and first.written == position
+        proxy.clear()
+        second = db.load(Person, rows, workers=2, resume=first.checkpoint)
+    assert second.complete and (second.written, second.failed) == (300, 0)
+    assert_adds_up(second, 300)
+    assert stored_rows(ddb_endpoint, table) == {r["id_number"]: r for r in rows}
+
+
+def test_ctrl_c_returns_at_once_while_workers_back_off(
+    proxy: FaultProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(100)]
+    everything = {r["id_number"] for r in rows}
+    proxy.inject_rewrite(
+        leave_unprocessed(ddb_endpoint, table, everything), operation="BatchWriteItem", times=100
+    )
+    with slow_backoff(proxy) as client:
+
+        def source() -> Iterator[Any]:
+            yield from rows
+            deadline = time.monotonic() + 30
+            while not client.stats.throttles and time.monotonic() < deadline:
+                time.sleep(0.01)  # until a leftover round is counted: its backoff follows
+            time.sleep(0.2)
+            raise KeyboardInterrupt  # the second Ctrl-C of the command line
+
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            DynamoDbProxy(table_name=table, client=client).load(Person, source(), workers=2)
+        assert time.monotonic() - started < 6.0  # not the 9.9 s of the backoff
+        workers = [t for t in threading.enumerate() if t.name.startswith("dynamore-load-")]
+        for thread in workers:  # woken from their backoff, they end soon after
+            thread.join(5.0)
+            assert not thread.is_alive()
+
+
+def test_a_slow_input_is_not_held_back_while_it_waits(
+    db: DynamoDbProxy, client: Client, table: str
+) -> None:
+    saved: list[Checkpoint] = []
+    ended = [False]
+
+    def source() -> Iterator[Any]:
+        yield from (row(i) for i in range(10))  # not a full batch
+        for _ in range(3000):  # then nothing for a while, as a pipe with no writer
+            if saved and saved[-1].position == 10:
+                break
+            time.sleep(0.01)
+            yield IDLE
+        ended[0] = True
+
+    report = db.load(Person, source(), on_checkpoint=saved.append)
+    assert report.complete and report.written == 10
+    assert any(c.position == 10 for c in saved[:-1])  # saved while the input still waited
+    assert ended[0]
+
+    # A worker's failure is noticed while the input waits, not when it ends.
+    lost = DynamoDbProxy(table_name="no-such-table", client=client)
+
+    def waiting() -> Iterator[Any]:
+        yield from (row(i) for i in range(10))
+        for _ in range(3000):
+            time.sleep(0.01)
+            yield IDLE
+        raise AssertionError("the load read on after its workers failed")
+
+    with pytest.raises(ResourceNotFound):
+        lost.load(Person, waiting())
+
+
+def test_complete_means_the_input_ran_out_and_everything_read_is_settled(
+    db: DynamoDbProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(50)]
+    stop = threading.Event()
+
+    def source() -> Iterator[Any]:
+        yield from rows
+        while len(stored_rows(ddb_endpoint, table)) < 50:
+            time.sleep(0.01)
+        stop.set()  # a Ctrl-C after everything was written: nothing was cut short
+
+    report = db.load(Person, source(), workers=1, stop=stop)
+    assert (report.complete, report.stopped, report.written) == (True, None, 50)
+
+    # Resuming with an input shorter than the checkpoint: not the input it was made from.
+    with pytest.raises(ValidationError, match="fewer than the checkpoint's 50"):
+        db.load(Person, rows[:30], resume=report.checkpoint)
+
+
+def test_bad_elements_are_rejected_never_skipped_or_raised(db: DynamoDbProxy) -> None:
+    lines = [json.dumps(row(i)) for i in range(5)] + ["null", "[" * 100_000, "", "  "]
+    report = db.load(Person, lines, parse=lambda line: json.loads(line) if line.strip() else SKIP)
+    assert (report.written, report.rejected, report.skipped) == (5, 2, 2)
+    assert [(r.position, r.reason) for r in report.rejects] == [
+        (5, "entity data must be a dict, not NoneType"),
+        (6, "nested too deeply"),
+    ]
+    report = db.load(Person, [row(1), None])  # without parse, None is an element too
+    assert (report.written, report.rejected, report.skipped) == (1, 1, 0)
+
+
+def test_create_mode_counts_an_exact_duplicate_as_existing(
+    db: DynamoDbProxy, ddb_endpoint: str, table: str
+) -> None:
+    rows = [row(i) for i in range(30)] + [row(3)]  # row 3 again, identical
+    report = db.load(Person, rows, mode="create", workers=2)
+    assert (report.written, report.already_existing) == (30, 1)
+    assert report.existing == ["000003"]
+    assert len(stored_rows(ddb_endpoint, table)) == 30
