@@ -242,10 +242,10 @@ class _Input:
                 yield IDLE
 
     def _read(self, chunks: queue.Queue[Any]) -> None:
-        # read1: whatever the pipe holds now (up to a chunk), not a wait for a full chunk.
-        read = getattr(self.stream, "read1", self.stream.read)
         rest = b""
         try:
+            # read1: whatever the pipe holds now (up to a chunk), not a wait for a full chunk.
+            read = getattr(self.stream, "read1", None) or self.stream.read
             while True:
                 data = read(_READ_CHUNK)
                 if not data:

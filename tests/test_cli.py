@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import IO, Any, Optional
 
@@ -275,6 +276,34 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint_and_resume_finishes(
     assert stored_rows(ddb_endpoint, table) == valid
 
 
+def test_a_slow_pipe_is_loaded_as_it_arrives(
+    tmp_path: Path, env: dict[str, str], ddb_endpoint: str, table: str
+) -> None:
+    lines, _, valid = jsonl(11)
+    checkpoint = tmp_path / "load.ckpt"
+    args = command("-", "--table", table, "--checkpoint", str(checkpoint), "--progress", "none")
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    # Ten lines and the start of an eleventh, far less than a read chunk, and the writer is
+    # slow to send more: the ten are written and checkpointed meanwhile.
+    head, tail = lines[10][:20], lines[10][20:]
+    proc.stdin.write(("".join(lines[:10]) + head).encode())
+    proc.stdin.flush()
+    assert wait_for_position(checkpoint, 10, proc)["checkpoint"]["position"] == 10
+    # The rest of the eleventh: its start was kept, not read as a line of its own.
+    out, err = proc.communicate(tail.encode(), timeout=60)
+    assert proc.returncode == 0, err
+    assert out.startswith(b"11 lines: 11 written, 0 rejected")
+    assert stored_rows(ddb_endpoint, table) == valid
+
+
 def test_version_through_module_and_console_script(env: dict[str, str]) -> None:
     from dynamore import __version__
 
@@ -354,6 +383,10 @@ def test_create_mode_reports_existing_lines_and_exits_zero(
             ["load", "{input}", "--entity", ENTITY, "--table", "{table}", "--endpoint", "ftp://x"],
             "ftp",
         ),
+        (
+            ["load", "{input}", "--entity", ENTITY, "--table", "{table}", "--checkpoint", "/no/c"],
+            "cannot write checkpoint /no/c: no writable directory /no",
+        ),
     ],
 )
 def test_bad_command_lines_get_one_line_and_status_2(
@@ -406,12 +439,113 @@ def test_checkpoints_are_guarded_against_mixups(
     checkpoint.write_text("{}")
     status, _, err = run_cli([*base, "--table", table, "--resume"], capsys)
     assert status == 2 and "is not a dynamore load checkpoint" in err
+    # Fields of the wrong type: one line each, not a traceback.
+    good = json.loads(saved_text(saved))
+    for field, value, message in [
+        ("checkpoint", [1], "'checkpoint' must be an object, not [1]"),
+        ("checkpoint", {"position": "9"}, "checkpoint.position: must be a non-negative integer"),
+        ("rejects_offset", "x", "'rejects_offset' must be a count, not 'x'"),
+        ("rejects", 5, "'rejects' must be a file name, not 5"),
+    ]:
+        checkpoint.write_text(json.dumps(dict(good, **{field: value})))
+        status, _, err = run_cli([*base, "--table", table, "--resume"], capsys)
+        assert status == 2 and err.count("\n") == 1 and message in err, err
+
+    # The rejects file is the one the checkpoint covers: another one is never truncated.
+    other = tmp_path / "other.jsonl"
+    other.write_text("keep me\n")
+    saved.write(Checkpoint(10, written=10), 0, complete=False)
+    status, _, err = run_cli([*base, "--table", table, "--resume", "--rejects", str(other)], capsys)
+    assert status == 2 and f"is for rejects file None, not '{other}'" in err
+    assert other.read_text() == "keep me\n"
+
+    # An input shorter than the checkpoint is not the input it was made from.
+    saved.write(Checkpoint(50, written=50), 0, complete=False)
+    status, out, err = run_cli([*base, "--table", table, "--resume"], capsys)
+    assert status == 2 and err.count("\n") == 1, err
+    assert "the input has 30 elements, fewer than the checkpoint's 50" in err and out == ""
 
     # A sound one resumes at its position: only lines 11-30 are sent.
     saved.write(Checkpoint(10, written=10), 0, complete=False)
     status, out, _ = run_cli([*base, "--table", table, "--resume"], capsys)
     assert status == 0 and out.startswith("30 lines: 30 written")
     assert sorted(stored_rows(ddb_endpoint, table)) == [f"{i:06d}" for i in range(10, 30)]
+
+
+def saved_text(saved: _cli._CheckpointFile) -> str:
+    saved.write(Checkpoint(10, written=10), 0, complete=False)
+    return Path(saved.path).read_text()
+
+
+def test_rejects_file_of_a_resumed_run_must_be_the_saved_one(
+    tmp_path: Path, ddb_endpoint: str, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, checkpoint = tmp_path / "in.jsonl", tmp_path / "c.ckpt"
+    first, other = tmp_path / "rejects.jsonl", tmp_path / "other.jsonl"
+    source.write_text("".join(jsonl(30)[0]))
+    first.write_text("")
+    other.write_text("keep me\n")
+    header = {"entity": ENTITY, "table": table, "mode": "upsert", "input": str(source)}
+    _cli._CheckpointFile(str(checkpoint), dict(header, rejects=str(first))).write(
+        Checkpoint(10, written=10), 0, complete=False
+    )
+    base = ["load", str(source), "--entity", ENTITY, "--table", table, "--endpoint", ddb_endpoint]
+    base += ["--checkpoint", str(checkpoint), "--progress", "none", "--resume"]
+    status, _, err = run_cli([*base, "--rejects", str(other)], capsys)
+    assert status == 2 and f"is for rejects file '{first}', not '{other}'" in err
+    assert other.read_text() == "keep me\n"
+    status, out, _ = run_cli([*base, "--rejects", str(first)], capsys)  # the same: fine
+    assert status == 0 and out.startswith("30 lines: 30 written")
+
+
+def test_null_and_deeply_nested_lines_are_rejected_with_their_reason(
+    tmp_path: Path, ddb_endpoint: str, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, rejects = tmp_path / "in.jsonl", tmp_path / "rejects.jsonl"
+    lines = [json.dumps(row(i)) for i in range(3)] + ["null", "[" * 100_000, "", "   "]
+    source.write_text("\n".join(lines) + "\n")
+    status, out, err = run_cli(
+        ["load", str(source), "--entity", ENTITY, "--table", table, "--endpoint", ddb_endpoint]
+        + ["--rejects", str(rejects), "--progress", "none"],
+        capsys,
+    )
+    assert status == 1 and "Traceback" not in err
+    assert out.startswith("7 lines: 3 written, 2 rejected, 0 already existing, 0 failed, 2 blank")
+    assert [(r["line"], r["reason"]) for r in read_rejects(rejects)] == [
+        (4, "entity data must be a dict, not NoneType"),
+        (5, "invalid JSON: nested too deeply"),
+    ]
+
+
+class BrokenStdin:
+    """A pipe that hands over some lines, then fails (EIO)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("fileno")
+
+    def read1(self, size: int) -> bytes:
+        if self.data:
+            data, self.data = self.data, b""
+            return data
+        raise OSError(5, "Input/output error")
+
+
+def test_a_stdin_read_error_is_an_error_not_the_end_of_the_input(
+    ddb_endpoint: str,
+    table: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stdin = types.SimpleNamespace(buffer=BrokenStdin("".join(jsonl(5)[0]).encode()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    status, out, err = run_cli(
+        ["load", "-", "--entity", ENTITY, "--table", table, "--endpoint", ddb_endpoint], capsys
+    )
+    assert status == 1 and out == ""
+    assert err.count("\n") == 1 and "error: cannot read stdin: [Errno 5] Input/output error" in err
 
 
 class FakeTerminal(io.StringIO):
