@@ -2,9 +2,11 @@
 
 DynamoDB answers a batch with the part it did not get to (``UnprocessedItems`` /
 ``UnprocessedKeys``, a sign of throttling) instead of an error. Everything here resends exactly
-that part, with full-jitter backoff on the client's throttling base, and when it keeps coming
-back raises :class:`~dynamore.exceptions.BatchIncomplete` carrying every item or key that was
-not processed. Each leftover round is recorded in the client's stats as a throttling event.
+that part (all of what was sent when a leftover matches none of it: nothing unprocessed may
+pass for done), with full-jitter backoff on the client's throttling base, and when it keeps
+coming back raises :class:`~dynamore.exceptions.BatchIncomplete` carrying every item or key
+that was not processed. Each leftover round is recorded in the client's stats as a throttling
+event.
 
 A request that fails as a whole with a retryable error (throttling, a connection failure)
 after the client's own attempts is one more round without progress: backed off and sent again
