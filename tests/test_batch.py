@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dynamore._batch import MAX_GET_KEYS, _projection_payload, key_id
+from dynamore._batch import MAX_GET_KEYS, AdaptiveRate, _projection_payload, key_id
 from dynamore._client import Client
 from dynamore._retry import RetryPolicy
 from dynamore.exceptions import (
@@ -354,6 +354,63 @@ def test_unprocessed_keys_are_reread_and_exhaustion_reports_them(
 
 
 # -- pure units ---------------------------------------------------------------------------------
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_adaptive_rate_halves_on_throttling_and_grows_back_additively() -> None:
+    t = FakeTime()
+    rate = AdaptiveRate(floor=10.0, window=2.0, cooldown=1.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(8):  # 200 items in the last 2 s: 100 items/s, unlimited so far
+        rate.acquire(25)
+        t.now += 0.25
+    assert rate.rate is None and t.slept == []
+    rate.throttled()
+    assert rate.rate == 50.0  # half of what went through
+    rate.throttled()  # the same burst, seen by another worker: no second cut
+    assert rate.rate == 50.0
+    rate.acquire(25)
+    rate.acquire(25)
+    assert t.slept == [0.5]  # 25 items at 50/s
+    for _ in range(3):
+        rate.succeeded()
+    assert rate.rate == 65.0  # + a tenth of the cut rate per success
+    t.now += 1.5
+    rate.throttled()
+    assert rate.rate == pytest.approx(32.5)
+    while rate.rate is not None:  # back to twice the throttled throughput: limit lifted
+        rate.succeeded()
+    rate.acquire(1000)
+    assert t.slept == [0.5]
+
+
+def test_adaptive_rate_never_drops_below_its_floor() -> None:
+    t = FakeTime()
+    rate = AdaptiveRate(floor=25.0, clock=t.clock, sleep=t.sleep)
+    rate.throttled()  # nothing measured yet
+    assert rate.rate == 25.0
+
+
+def test_adaptive_rate_keeps_only_its_window_of_history() -> None:
+    t = FakeTime()
+    rate = AdaptiveRate(floor=1.0, window=2.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(10_000):  # hours of a long load, unthrottled
+        rate.acquire(25)
+        t.now += 0.5
+    assert len(rate._sent) <= 5
+    rate.throttled()
+    assert rate.rate == pytest.approx(25 * 4 / 2 / 2)  # half of 4 sends over the last 2 s
 
 
 def test_key_identity_compares_numbers_by_value() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pytest
@@ -148,14 +148,14 @@ def test_create_mode_reports_existing_ids_and_accepts_its_own_writes(
 def test_the_same_id_twice_is_written_in_input_order(
     db: DynamoDbProxy, ddb_endpoint: str, mode: str, kept: str, table: str
 ) -> None:
-    rows = [row(i) for i in range(300)]
+    rows = [row(i) for i in range(300)] + [row(8)]  # with an exact duplicate of row 8 last
     for at, name in ((10, "first"), (150, "second"), (151, "third")):
         rows.insert(at, row(7, name=name))
     report = db.load(Person, rows, mode=mode, workers=4)
     assert report.written + report.already_existing == len(rows)
     assert stored_rows(ddb_endpoint, table)["000007"]["name"] == kept
-    if mode == "create":
-        assert report.existing == ["000007"] * 3  # row 7 itself came first
+    if mode == "create":  # row 7 itself came first; the duplicate met row 8, not its own write
+        assert report.existing == ["000007"] * 3 + ["000008"]
 
 
 def test_parse_skips_blank_and_rejects_what_it_cannot_read(
@@ -164,15 +164,23 @@ def test_parse_skips_blank_and_rejects_what_it_cannot_read(
     lines = [json.dumps(row(i)) for i in range(30)]
     lines[4] = "{not json"
     lines[9] = "   "
+    lines[12] = "null"  # not blank: an element, and not an entity
+    lines[20] = "[" * 100_000
 
     def parse(line: str) -> Any:
         return json.loads(line) if line.strip() else SKIP
 
     report = db.load(Person, lines, parse=parse)
-    assert (report.written, report.rejected, report.skipped) == (28, 1, 1)
+    assert (report.written, report.rejected, report.skipped) == (26, 3, 1)
     assert report.rejects[0].position == 4 and report.rejects[0].source == "{not json"
-    assert len(stored_rows(ddb_endpoint, table)) == 28
+    assert [(r.position, r.reason) for r in report.rejects[1:]] == [
+        (12, "entity data must be a dict, not NoneType"),
+        (20, "nested too deeply"),
+    ]
+    assert len(stored_rows(ddb_endpoint, table)) == 26
     assert_adds_up(report, 30)
+    report = db.load(Person, [row(1), None])  # without parse, None is an element too
+    assert (report.written, report.rejected, report.skipped) == (1, 1, 0)
 
 
 def test_a_refusing_pre_hook_rejects(client: Client, table: str) -> None:
@@ -349,17 +357,10 @@ def test_create_mode_retries_a_put_throttled_past_the_clients_attempts(
 class RecordingRate(AdaptiveRate):
     """The loader's real rate, recording what it decides."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, *, sleep: Callable[[float], object]) -> None:
+        super().__init__(sleep=lambda seconds: (self.waits.append(seconds), sleep(seconds)))
         self.events: list[tuple[str, Optional[float]]] = []
         self.waits: list[float] = []
-        sleep = self._sleep
-
-        def recorded(seconds: float) -> None:
-            self.waits.append(seconds)
-            sleep(seconds)
-
-        self._sleep = recorded
 
     def throttled(self) -> None:
         super().throttled()
@@ -377,7 +378,7 @@ def test_throttling_slows_every_worker_down_and_successes_speed_them_up_again(
 ) -> None:
     rates: list[RecordingRate] = []
 
-    def make(**options: Any) -> RecordingRate:
+    def make(**options: Any) -> RecordingRate:  # the one rate the load shares
         rates.append(RecordingRate(**options))
         return rates[-1]
 
@@ -396,7 +397,7 @@ def test_throttling_slows_every_worker_down_and_successes_speed_them_up_again(
     previous: Optional[float] = cut
     for kind, value in rate.events[1:]:
         if kind == "throttled":
-            assert value is not None and previous is not None and value <= previous
+            assert value is not None and (previous is None or value <= previous)
         else:
             assert value is None or (previous is not None and value > previous)
         previous = value
@@ -438,53 +439,7 @@ def test_an_item_dynamodb_refuses_fails_alone(
     assert len(stored_rows(ddb_endpoint, table)) == 29
 
 
-# -- the adaptive rate -------------------------------------------------------------------------
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_adaptive_rate_halves_on_throttling_and_grows_back_additively() -> None:
-    t = FakeTime()
-    rate = AdaptiveRate(floor=10.0, window=2.0, cooldown=1.0, clock=t.clock, sleep=t.sleep)
-    for _ in range(8):  # 200 items in the last 2 s: 100 items/s, unlimited so far
-        rate.acquire(25)
-        t.now += 0.25
-    assert rate.rate is None and t.slept == []
-    rate.throttled()
-    assert rate.rate == 50.0  # half of what went through
-    rate.throttled()  # the same burst, seen by another worker: no second cut
-    assert rate.rate == 50.0
-    rate.acquire(25)
-    rate.acquire(25)
-    assert t.slept == [0.5]  # 25 items at 50/s
-    for _ in range(3):
-        rate.succeeded()
-    assert rate.rate == 65.0  # + a tenth of the cut rate per success
-    t.now += 1.5
-    rate.throttled()
-    assert rate.rate == pytest.approx(32.5)
-    while rate.rate is not None:  # back to twice the throttled throughput: limit lifted
-        rate.succeeded()
-    rate.acquire(1000)
-    assert t.slept == [0.5]
-
-
-def test_adaptive_rate_never_drops_below_its_floor() -> None:
-    t = FakeTime()
-    rate = AdaptiveRate(floor=25.0, clock=t.clock, sleep=t.sleep)
-    rate.throttled()  # nothing measured yet
-    assert rate.rate == 25.0
+# -- the ledger --------------------------------------------------------------------------------
 
 
 def test_ledger_counts_in_position_order_across_compactions() -> None:
@@ -516,17 +471,6 @@ def test_ledger_counts_in_position_order_across_compactions() -> None:
         skipped=n // 5,
     )
     assert [r.position for r in rejects] == [p for p in order if p % 5 not in (0, 4)]
-
-
-def test_adaptive_rate_keeps_only_its_window_of_history() -> None:
-    t = FakeTime()
-    rate = AdaptiveRate(floor=1.0, window=2.0, clock=t.clock, sleep=t.sleep)
-    for _ in range(10_000):  # hours of a long load, unthrottled
-        rate.acquire(25)
-        t.now += 0.5
-    assert len(rate._sent) <= 5
-    rate.throttled()
-    assert rate.rate == pytest.approx(25 * 4 / 2 / 2)  # half of 4 sends over the last 2 s
 
 
 # -- time budgets, slow inputs, what complete means -----------------------------------------------
@@ -646,25 +590,3 @@ def test_complete_means_the_input_ran_out_and_everything_read_is_settled(
     # Resuming with an input shorter than the checkpoint: not the input it was made from.
     with pytest.raises(ValidationError, match="fewer than the checkpoint's 50"):
         db.load(Person, rows[:30], resume=report.checkpoint)
-
-
-def test_bad_elements_are_rejected_never_skipped_or_raised(db: DynamoDbProxy) -> None:
-    lines = [json.dumps(row(i)) for i in range(5)] + ["null", "[" * 100_000, "", "  "]
-    report = db.load(Person, lines, parse=lambda line: json.loads(line) if line.strip() else SKIP)
-    assert (report.written, report.rejected, report.skipped) == (5, 2, 2)
-    assert [(r.position, r.reason) for r in report.rejects] == [
-        (5, "entity data must be a dict, not NoneType"),
-        (6, "nested too deeply"),
-    ]
-    report = db.load(Person, [row(1), None])  # without parse, None is an element too
-    assert (report.written, report.rejected, report.skipped) == (1, 1, 0)
-
-
-def test_create_mode_counts_an_exact_duplicate_as_existing(
-    db: DynamoDbProxy, ddb_endpoint: str, table: str
-) -> None:
-    rows = [row(i) for i in range(30)] + [row(3)]  # row 3 again, identical
-    report = db.load(Person, rows, mode="create", workers=2)
-    assert (report.written, report.already_existing) == (30, 1)
-    assert report.existing == ["000003"]
-    assert len(stored_rows(ddb_endpoint, table)) == 30
