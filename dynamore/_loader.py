@@ -33,7 +33,6 @@ waited long enough and notices a stop or a failed worker.
 
 from __future__ import annotations
 
-import copy
 import json
 import queue
 import threading
@@ -221,10 +220,7 @@ class _Run:
     def _worker_wire(self) -> Wire:
         # The client's wire (same connections, signer, credentials and retry policy) with this
         # worker's sleep and its own count of retries.
-        wire = copy.copy(self.wire)
-        wire.stats = _Tally(self.wire.stats)
-        wire._sleep = self.wait
-        return wire
+        return self.wire.derive(sleep=self.wait, stats=_Tally(self.wire.stats))
 
     def work(self, n: int) -> None:
         q = self.queues[n]
@@ -314,7 +310,9 @@ class _Run:
                 break  # unsettled: sent again on resume
             if left:
                 out.append((p.position, FAILED, str(error)))
-            elif conflict and not self._own_write(wire, p, conflict[0], stats.retries != retries):
+            elif conflict and not self._own_write(
+                wire, p, conflict[0], conflict[0].ambiguous or stats.retries != retries
+            ):
                 out.append((p.position, EXISTS, "already exists"))
             else:
                 out.append((p.position, WRITTEN, ""))
@@ -336,7 +334,7 @@ class _Run:
         # docstring): a retried request, or a run resumed from a checkpoint below it.
         if not (retried or self.resumed) or exc.item is None:
             return False
-        sent = decode_item(json.loads(p.item), use_decimal=getattr(wire, "use_decimal", False))
+        sent = decode_item(json.loads(p.item), use_decimal=wire.use_decimal)
         return bool(exc.item == sent)
 
 

@@ -7,6 +7,7 @@ It owns no knowledge of the operations themselves.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -122,6 +123,14 @@ class Wire:
         self._sleep = sleep
         self._clock = clock
         self.use_decimal = use_decimal
+
+    def derive(self, *, sleep: Callable[[float], None], stats: Stats) -> Wire:
+        """A wire sharing this one's transport, signer, credentials and retry policy, with its
+        own ``sleep`` (e.g. one a bulk load can interrupt) and ``stats``."""
+        twin = copy.copy(self)
+        twin._sleep = sleep
+        twin.stats = stats
+        return twin
 
     def encode(self, payload: dict[str, Any]) -> bytes:
         """The request body for ``payload``; a lone surrogate in a string is a ValidationError."""

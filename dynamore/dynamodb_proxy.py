@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from dynamore._client import Client
 from dynamore.codec import decode_item, encode_item
@@ -33,6 +33,9 @@ from dynamore.exceptions import (
     NotFound,
     PreconditionFailed,
 )
+
+if TYPE_CHECKING:  # the loader is imported on first use only
+    from dynamore._checkpoint import LoadReport
 
 __all__ = [
     "GUARDED_WRITE_ATTEMPTS",
@@ -233,7 +236,7 @@ class DynamoDbProxy:
         entity_class.post("DELETE", result)
         return result
 
-    def load(self, entity_class: EntityClass, items: Iterable[Item], **options: Any) -> Any:
+    def load(self, entity_class: EntityClass, items: Iterable[Any], **options: Any) -> LoadReport:
         """Bulk-load ``items`` (any iterable, read lazily): validate each with the entity's
         compiled validator and write the valid ones concurrently; returns a LoadReport.
         See :func:`dynamore._loader.load` for the options (mode, workers, deadline ...)."""
