@@ -301,6 +301,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _raise_on_term)
+    # A shell without job control starts background commands with SIGINT ignored; Ctrl-C (or
+    # kill -INT) must still stop the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.command == "install":
             print(f"DynamoDB Local is in {ensure_installed(args.home)}")

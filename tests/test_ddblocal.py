@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -187,3 +188,29 @@ def test_ddb_endpoint_given_means_no_server_is_started(ddb_endpoint: str, tmp_pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_the_server_on_a_signal(sig: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dynamore._ddblocal", "--home", str(HOME), "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        # As a shell without job control starts background commands: SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "DDB_ENDPOINT=http://127.0.0.1:" in line
+        port = int(line.strip().rsplit(":", 1)[1])
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # the signal did not stop it: fail without leaving it behind
+            proc.terminate()
+            proc.communicate(timeout=30)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
