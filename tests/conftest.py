@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from dynamore._ddblocal import DynamoDBLocal
 from tests import ddb_admin
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tests never hold code to a wall-clock limit: on a loaded CI machine Hypothesis' per-example
+# deadline and its too-slow health check would fail correct code.
+settings.register_profile("dynamore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("dynamore")
 
 # Credentials and region for DynamoDB Local (it accepts any); set before any client is built so
 # no test ever reaches for a real account. setdefault keeps what a developer exported.
