@@ -62,7 +62,7 @@ def table(ddb_endpoint: str) -> Iterator[str]:
 @pytest.fixture
 def client(ddb_endpoint: str) -> Iterator[Any]:
     """A dynamore Client for the test server, closed afterwards."""
-    from dynamore._client import Client
+    from dynamore import Client
 
     with Client(
         endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")

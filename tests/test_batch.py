@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from dynamore import Client
 from dynamore._batch import MAX_GET_KEYS, AdaptiveRate, _projection_payload, key_id
-from dynamore._client import Client
 from dynamore._retry import RetryPolicy
 from dynamore.exceptions import (
     BatchIncomplete,

@@ -17,8 +17,7 @@ from typing import IO, Any, Optional
 
 import pytest
 
-from dynamore import _cli
-from dynamore._client import Client
+from dynamore import Client, _cli
 from dynamore._loader import Checkpoint, Progress
 from dynamore.entity import Entity
 from tests import ddb_admin

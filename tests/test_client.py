@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dynamore._client import Client, Page
+from dynamore import Client, Page
 from dynamore.exceptions import (
     ConditionalCheckFailed,
     DynamoreError,

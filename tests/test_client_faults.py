@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dynamore._client import Client
+from dynamore import Client
 from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy
 from dynamore.exceptions import (
     ConditionalCheckFailed,

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import pytest
 
-from dynamore._client import Client
+from dynamore import Client
 from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy, NotFound, PreconditionFailed
 from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
 from dynamore.exceptions import ConcurrentUpdate, ValidationError

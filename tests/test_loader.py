@@ -12,8 +12,7 @@ from typing import Any, Optional
 
 import pytest
 
-from dynamore import _loader
-from dynamore._client import Client
+from dynamore import Client, _loader
 from dynamore._loader import IDLE, SKIP, AdaptiveRate, Checkpoint, LoadReport, Reject
 from dynamore._retry import RetryPolicy
 from dynamore.dynamodb_proxy import DynamoDbProxy
