@@ -24,14 +24,14 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
+from benchmarks.bench_ops import bench_table
 from benchmarks.harness import Context, Result
-from dynamore._client import Client
+from dynamore import Client
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 
@@ -88,21 +88,6 @@ def _decimals(v: Any) -> Any:
     if isinstance(v, list):
         return [_decimals(x) for x in v]
     return v
-
-
-def _create_table(client: Any, name: str) -> None:
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "PK", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "PK", "KeyType": "HASH"},
-            {"AttributeName": "SK", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def run(ctx: Context) -> list[Result]:
@@ -172,24 +157,16 @@ def run(ctx: Context) -> list[Result]:
     try:
         # Warm-up: imports, connections, the boto3 models (one small load each).
         for _, fn in impls:
-            table = f"bench-load-{uuid.uuid4().hex[:10]}"
-            _create_table(low, table)
-            try:
+            with bench_table(ctx, "load") as (_, table):
                 fn(table, data[:50], boto_rows[:50])
-            finally:
-                low.delete_table(TableName=table)
         for _ in range(rounds):
             for name, fn in impls:
-                table = f"bench-load-{uuid.uuid4().hex[:10]}"
-                _create_table(low, table)
-                try:
+                with bench_table(ctx, "load") as (_, table):
                     gc.collect()
                     c0, w0 = time.process_time(), time.perf_counter()
                     fn(table, data, boto_rows)
                     c1, w1 = time.process_time(), time.perf_counter()
                     samples[name].append(((c1 - c0) / n * 1e6, (w1 - w0) / n * 1e6))
-                finally:
-                    low.delete_table(TableName=table)
     finally:
         dyn.close()
     results = []
