@@ -4,7 +4,8 @@
 
     DynamoreError
     ├── ValidationError (also ValueError)      bad input, raised before any request is sent
-    │   └── SchemaError                         an Entity's SCHEMA itself is invalid
+    │   ├── SchemaError                         an Entity's SCHEMA itself is invalid
+    │   └── InvalidCursor                       a page cursor that is altered or not this query's
     ├── UnsupportedTypeError (also TypeError)  a value with no DynamoDB form
     ├── ConfigurationError                     no region, no credentials, bad endpoint ...
     ├── TransportError                         the connection failed and retries ran out
@@ -46,6 +47,7 @@ __all__ = [
     "DynamoreError",
     "EntityError",
     "ExpiredCredentials",
+    "InvalidCursor",
     "NotFound",
     "PreconditionFailed",
     "ResourceNotFound",
@@ -256,3 +258,8 @@ def service_error(
     """Build the right :class:`ServiceError` subclass for an error code (``__type`` suffix)."""
     cls = SERVICE_ERRORS.get(code, ThrottlingError if status == 429 else ServiceError)
     return cls(code, message, status=status, request_id=request_id, body=body)
+
+
+class InvalidCursor(ValidationError):
+    """A page cursor that was altered, signed with another key, or made for another query
+    (entity type, index, ``where`` or direction); nothing was read."""
