@@ -366,6 +366,14 @@ def _table_range(
     The sort key is ``prefix + str(id) + suffix``: equality maps for str and int ids; the
     string ranges only for string ids (ints would compare as text), without a suffix, and the
     one-sided ones only without a prefix (which they would leave)."""
+    mapped = _table_range_of(condition, keys, id_type)
+    # DynamoDB refuses an empty string as a key value, even in a condition: leave it a filter
+    return None if mapped is None or "" in mapped[0].operands else mapped
+
+
+def _table_range_of(
+    condition: Condition, keys: TableKeys, id_type: Optional[str]
+) -> Optional[tuple[KeyRange, bool]]:
     _, op, x = condition
     if "{id}" not in keys.sort_format:
         return None
@@ -376,10 +384,10 @@ def _table_range(
             return None
         sort = keys.sort_format.format(title=keys.title, id=x)  # as Entity.make_identity does
         exact = id_type == ("string" if isinstance(x, str) else "integer")
-        return (KeyRange("=", (sort,)), exact) if sort else None
+        return KeyRange("=", (sort,)), exact
     if id_type != "string" or suffix:
         return None
-    if op == "begins_with" and isinstance(x, str) and prefix + x:
+    if op == "begins_with" and isinstance(x, str):
         return KeyRange(op, (prefix + x,)), True
     if op == "between" and isinstance(x[0], str):
         return KeyRange(op, (prefix + x[0], prefix + x[1])), True
