@@ -60,12 +60,15 @@ Key conditions on ``NSK``
     (``NSK = key(all values)`` when ``k`` is all of them): a key is a prefix of another exactly
     when its tuple is. A range on the next sort attribute becomes one ``BETWEEN`` whose bounds
     stay within that prefix and within the operand's type (numbers or strings), so the condition
-    is exact: ``>= x`` from ``P + c(x)``, ``> x`` from ``P + c(x) + U+0002`` (just above every
+    is exact. With ``P`` the key of the equal leading values and ``c(x)`` the component of the
+    operand: ``>= x`` from ``P + c(x)``, ``> x`` from ``P + c(x) + U+0002`` (just above every
     key whose component is ``x``), ``<= x`` up to ``P + c(x) + U+0002``, ``< x`` up to
     ``P + c(x)`` (no key ends there: each ends with a separator), up to ``P + tag + 1`` (the
     next type tag) or from ``P + tag``; ``begins_with`` a string is ``begins_with(NSK, P + "S" +
-    escaped text)``. Anything else (a second range, ``<>``, ``in``, ``contains``, conditions on
-    later sort attributes) stays a filter on the raw attributes.
+    escaped text)``. Several ranges on that attribute make one ``BETWEEN`` of their intersection
+    (when it is empty, the first is the key condition and the others filter). Anything else
+    (``<>``, ``in``, ``contains``, bytes, conditions on later sort attributes) stays a filter on
+    the raw attributes.
 """
 
 from __future__ import annotations
