@@ -123,7 +123,7 @@ class CursorCodec:
     def _tag(self, binding: Sequence[str], body: bytes) -> bytes:
         mac = hmac.new(self._key, _VERSION, hashlib.sha256)
         for part in binding:
-            data = part.encode("utf-8")
+            data = part.encode("utf-8", "surrogatepass")  # any str, one way
             mac.update(len(data).to_bytes(4, "big"))
             mac.update(data)
         mac.update(body)
