@@ -215,6 +215,19 @@ def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> None:
 SIMPLE_HEADERS = {"Host": "x", "X-Amz-Target": "DynamoDB_20120810.ListTables"}
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told to: idle times without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 # -- NativeTransport against DynamoDB Local -----------------------------------------------------
 
 
