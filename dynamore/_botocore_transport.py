@@ -75,7 +75,7 @@ class BotocoreTransport:
             positive_seconds("read_timeout", read_timeout),
         )
         positive_count("max_connections", max_connections)
-        self._max_idle_time = positive_seconds("max_idle_time", max_idle_time)
+        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
         import botocore.exceptions
         from botocore.awsrequest import AWSPreparedRequest
         from botocore.httpsession import URLLib3Session
@@ -155,7 +155,7 @@ class BotocoreTransport:
         """``POST /`` with the signed ``headers`` (plus ``Content-Length``) and ``body``."""
         if self._pid != os.getpid():
             self._after_fork()  # forked without the at-fork hook (a fork from C code)
-        if self._clock() - self._last_used >= self._max_idle_time:
+        if self._clock() - self._last_used >= self.max_idle_time:
             self._session.close()  # every pooled connection has been idle that long
         all_headers = dict(headers)
         all_headers["Content-Length"] = str(len(body))

@@ -398,7 +398,7 @@ class NativeTransport:
         self._connect_timeout = positive_seconds("connect_timeout", connect_timeout)
         self._read_timeout = positive_seconds("read_timeout", read_timeout)
         self._max = positive_count("max_connections", max_connections)
-        self._max_idle_time = positive_seconds("max_idle_time", max_idle_time)
+        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
         if ssl_context is not None and scheme != "https":
             raise ConfigurationError(f"ssl_context given for a plain http endpoint {url!r}")
         self.url = url.rstrip("/")
@@ -565,7 +565,7 @@ class NativeTransport:
             if self._idle:
                 # Newest first: the last socket returned is the least likely to have timed
                 # out. When even it has been idle too long, so have all the others.
-                if self._clock() - self._idle[-1][1] < self._max_idle_time:
+                if self._clock() - self._idle[-1][1] < self.max_idle_time:
                     sock = self._idle.pop()[0]
                 else:
                     stale, self._idle = self._idle, []

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any, Optional
@@ -18,9 +22,11 @@ from typing import Any, Optional
 import pytest
 
 from dynamore import Client
+from dynamore._http import NativeTransport
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from tests.faultproxy import FaultProxy
 from tests.test_entity import Person
+from tests.test_http import SIMPLE_HEADERS, TinyServer, answer, serve_forever
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fork on Windows")
 
@@ -92,3 +98,59 @@ def test_forked_pool_gets_every_answer_for_its_own_key(
     # Connection 0 is the parent's: its two gets, nothing from a child. Each child opened its
     # own (one each: nothing failed, so nothing reconnected).
     assert per_connection == [2] + [GETS_PER_PROCESS] * PROCESSES
+
+
+def run_in_child(check: Any) -> int:
+    """Fork; in the child run ``check()`` (True: exit 0) and leave at once; return the child's
+    exit status. A child stuck for a minute (a deadlock) is killed and counts as failed."""
+    with fork_allowed():
+        pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            code = 0 if check() else 1
+        except BaseException:
+            code = 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return -1
+        time.sleep(0.01)
+
+
+def test_child_forked_while_a_thread_holds_the_pool_lock_uses_its_own_connection() -> None:
+    reply = serve_forever(lambda n: answer(b'{"n":%d}' % n))
+    with TinyServer(reply) as server, NativeTransport(server.url) as transport:
+        assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"n":0}'
+        holding, release = threading.Event(), threading.Event()
+
+        def hold_the_lock() -> None:
+            with transport._cond:
+                holding.set()
+                release.wait(60)
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        assert holding.wait(10)
+        try:
+
+            def child() -> bool:
+                # Nothing inherited in the pool, and a new connection (its first answer).
+                fresh = transport.idle == 0 and transport.active == 0
+                return fresh and transport.send(SIMPLE_HEADERS, b"{}").body == b'{"n":0}'
+
+            status = run_in_child(child)
+        finally:
+            release.set()
+            holder.join()
+        assert status == 0
+        # The parent's connection is untouched by the child: its second answer, same socket.
+        assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"n":1}'
+        assert server.connections == 2
