@@ -73,6 +73,7 @@ __all__ = [
     "Transport",
     "make_transport",
     "proxy_applies",
+    "track_forks",
 ]
 
 
@@ -139,7 +140,7 @@ def _abandon(sock: socket.socket) -> None:
             os.close(fd)
 
 
-def default_ssl_context() -> ssl.SSLContext:
+def _default_ssl_context() -> ssl.SSLContext:
     """A verifying client context trusting the configured CA bundle (``AWS_CA_BUNDLE`` >
     the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``), else the system's store."""
     bundle = resolve_ca_bundle()
@@ -406,7 +407,7 @@ class NativeTransport:
         self._host = host
         self._ssl_context: Optional[ssl.SSLContext] = None
         if scheme == "https":
-            self._ssl_context = ssl_context or default_ssl_context()
+            self._ssl_context = ssl_context or _default_ssl_context()
         self._clock = clock
         self._reset_pool()
         # Bumped by close(): a busy socket from an older generation is closed on return.
@@ -550,7 +551,7 @@ class NativeTransport:
         """A connection for one request: an idle one (reused=True) or a new one."""
         if self._pid != os.getpid():
             self._after_fork()  # forked without the at-fork hook (a fork from C code)
-        stale: list[tuple[socket.socket, float]] = []
+        stale: Optional[list[tuple[socket.socket, float]]] = None
         with self._cond:
             if not self._idle and self._active >= self._max:
                 self._waiting += 1
@@ -565,13 +566,14 @@ class NativeTransport:
             if self._idle:
                 # Newest first: the last socket returned is the least likely to have timed
                 # out. When even it has been idle too long, so have all the others.
-                if self._clock() - self._idle[-1][1] < self.max_idle_time:
-                    sock = self._idle.pop()[0]
-                else:
-                    stale, self._idle = self._idle, []
+                sock, since = self._idle.pop()
+                if self._clock() - since >= self.max_idle_time:
+                    stale, self._idle = [*self._idle, (sock, since)], []
+                    sock = None
         try:
-            for old, _ in stale:
-                self._close(old)
+            if stale is not None:
+                for old, _ in stale:
+                    self._close(old)
             if sock is not None:
                 if not _is_dropped(sock):
                     return sock, generation, True
