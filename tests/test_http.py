@@ -539,7 +539,8 @@ def test_every_connection_has_tcp_keepalive() -> None:
         transport.send(SIMPLE_HEADERS, b"{}")
         ((sock, _),) = transport._idle
         for level, option, value in SOCKET_OPTIONS:
-            assert sock.getsockopt(level, option) == value
+            got = sock.getsockopt(level, option)
+            assert got == value if value > 1 else got != 0  # macOS reports flags as bits
     with BotocoreTransport("http://127.0.0.1:9", proxies={}) as botocore_transport:
         assert botocore_transport._settings["socket_options"] == list(SOCKET_OPTIONS)
 
