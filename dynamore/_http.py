@@ -82,29 +82,43 @@ _RECV_SIZE = 65536
 _MAX_HEAD = 65536
 
 
-def _keepalive_options() -> list[tuple[int, int, int]]:
-    # Probes after 15 s of silence, then every 5 s, 3 unanswered ones end the connection: a
-    # pooled connection whose peer or NAT entry vanished is found out (select() then reports
-    # it) within half a minute, and the probes keep NAT entries of pooled connections fresh.
-    # The tuning options exist on Linux, Windows and (under other names) macOS; where one is
-    # missing, the system's default applies.
-    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+def _socket_options() -> tuple[tuple[int, int, int], ...]:
+    # No Nagle delay: requests and answers are small (botocore does the same). TCP keepalive,
+    # probing after 15 s of silence, then every 5 s, 3 unanswered probes ending the
+    # connection: a pooled connection whose peer or NAT entry vanished is found out (select()
+    # then reports it) within half a minute, and the probes keep NAT entries of pooled
+    # connections fresh. The tuning options have other names on macOS and may be refused by
+    # an older system: each is kept only if a probe socket accepts it (else the system's
+    # default applies), so that no connection ever fails over one.
+    options = [
+        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+    ]
     idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
-    for name, value in ((idle, 15), (getattr(socket, "TCP_KEEPINTVL", None), 5)):
-        if name is not None:
-            options.append((socket.IPPROTO_TCP, name, value))
-    count = getattr(socket, "TCP_KEEPCNT", None)
-    if count is not None:
-        options.append((socket.IPPROTO_TCP, count, 3))
-    return options
+    tuning = [
+        (idle, 15),
+        (getattr(socket, "TCP_KEEPINTVL", None), 5),
+        (getattr(socket, "TCP_KEEPCNT", None), 3),
+    ]
+    options += [(socket.IPPROTO_TCP, name, value) for name, value in tuning if name is not None]
+    try:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return tuple(options)
+    kept = []
+    with probe:
+        for option in options:
+            try:
+                probe.setsockopt(*option)
+            except OSError:
+                continue
+            kept.append(option)
+    return tuple(kept)
 
 
-#: ``setsockopt`` arguments of every connection either transport opens: no Nagle delay
-#: (requests and answers are small; botocore does the same) and TCP keepalive.
-SOCKET_OPTIONS: tuple[tuple[int, int, int], ...] = (
-    (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-    *_keepalive_options(),
-)
+#: ``setsockopt`` arguments of every connection either transport opens: TCP_NODELAY and TCP
+#: keepalive (with its timings where the system lets them be set).
+SOCKET_OPTIONS: tuple[tuple[int, int, int], ...] = _socket_options()
 
 
 class _ForkAware(Protocol):
