@@ -100,7 +100,7 @@ def unexpected_response(response: Response, host: str = "the endpoint") -> Unexp
     where = f", request id {request_id}" if request_id else ""
     return UnexpectedResponse(
         f"{host} answered HTTP {response.status} with a {kind} body of {len(response.body)} "
-        f"bytes{where}, which is not a DynamoDB response: is the endpoint URL right?",
+        f"bytes{where}: not a DynamoDB response (a wrong endpoint URL, or a proxy's own page?)",
         status=response.status,
         content_type=content_type,
         request_id=request_id,

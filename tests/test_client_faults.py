@@ -20,10 +20,11 @@ from dynamore.exceptions import (
     ServiceError,
     ThrottlingError,
     TransportError,
+    UnexpectedResponse,
 )
 from tests.faultproxy import FaultProxy
 from tests.test_entity import JEANNE, Person
-from tests.test_http import FakeClock
+from tests.test_http import FakeClock, TinyServer, serve_forever
 
 KEY = {"PK": "F", "SK": "1"}
 
@@ -218,3 +219,19 @@ def test_a_connection_that_went_dark_while_idle_is_not_reused(
         assert idle.stats.retries == 0  # no read timeout on the dark connection, no retry
     # The get went out on a new connection; the dark one never saw it.
     assert proxy.requests_per_connection == [1, 1]
+
+
+def test_an_endpoint_that_is_not_dynamodb_gets_a_short_error_not_its_page() -> None:
+    page = b"<!DOCTYPE html><html><body><h1>It works!</h1>" + b"<p>filler</p>" * 400 + b"</html>"
+    reply = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(page),
+        page,
+    )
+    with TinyServer(serve_forever(lambda n: reply)) as server:
+        wrong = Client(endpoint_url=server.url, transport="native")
+        with wrong, pytest.raises(UnexpectedResponse) as info:
+            wrong.get_item("t", KEY)
+        assert len(server.requests) == 1  # not retried: a wrong endpoint answers the same
+    message = str(info.value)
+    assert "HTTP 404" in message and "text/html" in message and "not a DynamoDB" in message
+    assert "<" not in message and len(message) < 200

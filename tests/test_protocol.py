@@ -208,7 +208,7 @@ def test_an_answer_that_is_not_dynamodbs_is_a_short_unexpected_response() -> Non
     message = str(info.value)
     assert message == (
         "127.0.0.1:8000 answered HTTP 404 with a text/html body of 5066 bytes, request id "
-        "RID-HTML, which is not a DynamoDB response: is the endpoint URL right?"
+        "RID-HTML: not a DynamoDB response (a wrong endpoint URL, or a proxy's own page?)"
     )
     assert (info.value.status, info.value.request_id) == (404, "RID-HTML")
     assert info.value.content_type == "text/html; charset=utf-8"
