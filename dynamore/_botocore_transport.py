@@ -2,25 +2,38 @@
 
 Chosen by :func:`dynamore._http.make_transport` when the native transport would fall short:
 an HTTP(S) proxy from the environment (with botocore's ``proxies_config`` settings: proxy CA
-bundle, proxy client certificate, forwarding for https), a custom CA bundle
-(``AWS_CA_BUNDLE``, the profile's ``ca_bundle``), client certificates. botocore (and urllib3)
-are imported when this transport is built, never by ``import dynamore``.
+bundle, proxy client certificate, forwarding for https), client certificates. botocore (and
+urllib3) are imported when this transport is built, never by ``import dynamore``.
+
+It keeps the native transport's rules where urllib3 lets it: the same CA bundle settings, TCP
+keepalive, connect failures as :class:`~dynamore.exceptions.ConnectError`, no connection used
+across a fork (the child starts a new session and leaves the inherited one alone). urllib3
+keeps no idle time per connection, so the idle limit applies to the pool as a whole: after
+``max_idle_time`` without any request, every pooled connection is closed before the next one.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-from typing import Any, Optional, Union
+import time
+from typing import Any, Callable, Optional, Union
 
-from dynamore._http import (
+from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
-    Response,
-    _split_endpoint,
+    positive_count,
+    positive_seconds,
+    resolve_ca_bundle,
 )
-from dynamore.exceptions import ConfigurationError, ResponseTimeout, TransportError
+from dynamore._http import SOCKET_OPTIONS, Response, _split_endpoint, track_forks
+from dynamore.exceptions import (
+    ConfigurationError,
+    ConnectError,
+    ResponseTimeout,
+    TransportError,
+)
 
 __all__ = ["BotocoreTransport"]
 
@@ -30,7 +43,7 @@ class BotocoreTransport:
 
     Options left as ``None`` are resolved the way a botocore client resolves them:
     ``verify`` from ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle``, then
-    ``REQUESTS_CA_BUNDLE``, else the system store; ``proxies`` from the environment
+    ``REQUESTS_CA_BUNDLE``, else botocore's default bundle; ``proxies`` from the environment
     (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, honouring ``NO_PROXY``);
     ``proxies_config`` from the profile's ``proxies_config`` section. ``client_cert`` is a
     path, or a (certificate, key) pair of paths. ``session`` is the botocore session to read
@@ -48,15 +61,21 @@ class BotocoreTransport:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
         verify: Union[bool, str, None] = None,
         client_cert: Union[str, tuple[str, str], None] = None,
         proxies: Optional[dict[str, str]] = None,
         proxies_config: Optional[dict[str, Any]] = None,
         session: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         scheme, _, _ = _split_endpoint(url)
-        if max_connections < 1:
-            raise ConfigurationError(f"max_connections must be at least 1, not {max_connections}")
+        timeout = (
+            positive_seconds("connect_timeout", connect_timeout),
+            positive_seconds("read_timeout", read_timeout),
+        )
+        positive_count("max_connections", max_connections)
+        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
         import botocore.exceptions
         from botocore.awsrequest import AWSPreparedRequest
         from botocore.httpsession import URLLib3Session
@@ -66,41 +85,62 @@ class BotocoreTransport:
         self._target = self.url + "/"
         self._request_cls = AWSPreparedRequest
         self._read_timeout_error = botocore.exceptions.ReadTimeoutError
-        # HTTPClientError: failures mid-exchange; ConnectionError: connect, TLS, proxy failures.
+        # No connection was made: nothing of the request was sent. (An SSLError is not among
+        # them: urllib3 raises it for a failed handshake and a broken stream alike.)
+        self._connect_errors = (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ProxyConnectionError,
+        )
+        # HTTPClientError: failures mid-exchange; ConnectionError: the rest (TLS ...).
         self._client_error = (
             botocore.exceptions.HTTPClientError,
             botocore.exceptions.ConnectionError,
         )
         self._config_error = botocore.exceptions.InvalidProxiesConfigError
 
-        def config(name: str) -> Any:
-            nonlocal session
-            if session is None:
-                import botocore.session
-
-                session = botocore.session.Session()
-            return session.get_config_variable(name)
-
         if verify is None and scheme == "https":
-            verify = config("ca_bundle") or os.environ.get("REQUESTS_CA_BUNDLE") or True
+            bundle = resolve_ca_bundle(session)
+            if bundle is not None:
+                path, source = bundle
+                if not os.path.exists(path):
+                    raise ConfigurationError(f"{source}={path!r} cannot be loaded: no such file")
+                verify = path
         if proxies is None:
             proxies = dict(get_environ_proxies(url))
             # botocore looks up the proxy by scheme only; honour ALL_PROXY as the stdlib does.
             if scheme not in proxies and proxies.get("all"):
                 proxies[scheme] = proxies["all"]
         if proxies_config is None and proxies.get(scheme):
-            proxies_config = config("proxies_config")
-        self._session = URLLib3Session(
-            verify=True if verify is None else verify,
-            proxies=proxies,
-            timeout=(connect_timeout, read_timeout),
-            max_pool_connections=max_connections,
-            client_cert=client_cert,
-            proxies_config=proxies_config,
+            if session is None:
+                import botocore.session
+
+                session = botocore.session.Session()
+            proxies_config = session.get_config_variable("proxies_config")
+        self._session_cls = URLLib3Session
+        self._settings: dict[str, Any] = {
+            "verify": True if verify is None else verify,
+            "proxies": proxies,
+            "timeout": timeout,
+            "max_pool_connections": max_connections,
+            "client_cert": client_cert,
+            "proxies_config": proxies_config,
             # As botocore's clients do: without TCP_NODELAY, headers and body go out as two
-            # writes and Nagle + delayed ACK add ~40 ms to every request.
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        )
+            # writes and Nagle + delayed ACK add ~40 ms to every request. Keepalive as ours.
+            "socket_options": list(SOCKET_OPTIONS),
+        }
+        self._session = URLLib3Session(**self._settings)
+        self._clock = clock
+        self._last_used = clock()
+        self._pid = os.getpid()
+        track_forks(self)
+
+    def _after_fork(self) -> None:
+        # In a new child: the session's pooled sockets are the parent's too, and its locks may
+        # be held by parent threads that do not exist here. Leave it alone (neither closed nor
+        # used: closing could block on such a lock) and start a new one.
+        self._session = self._session_cls(**self._settings)
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"<BotocoreTransport {self.url}>"
@@ -113,6 +153,10 @@ class BotocoreTransport:
 
     def send(self, headers: dict[str, str], body: bytes) -> Response:
         """``POST /`` with the signed ``headers`` (plus ``Content-Length``) and ``body``."""
+        if self._pid != os.getpid():
+            self._after_fork()  # forked without the at-fork hook (a fork from C code)
+        if self._clock() - self._last_used >= self.max_idle_time:
+            self._session.close()  # every pooled connection has been idle that long
         all_headers = dict(headers)
         all_headers["Content-Length"] = str(len(body))
         request = self._request_cls(
@@ -122,10 +166,14 @@ class BotocoreTransport:
             answer = self._session.send(request)
         except self._read_timeout_error as exc:
             raise ResponseTimeout(f"no complete response from {self.url}: {exc}") from exc
+        except self._connect_errors as exc:
+            raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
         except self._client_error as exc:
             raise TransportError(f"connection to {self.url} failed: {exc}") from exc
         except self._config_error as exc:
             raise ConfigurationError(f"bad proxy configuration: {exc}") from exc
+        finally:
+            self._last_used = self._clock()
         out: dict[str, str] = {}
         for name, value in answer.headers.items():
             name = name.lower()
@@ -134,4 +182,7 @@ class BotocoreTransport:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        if self._pid != os.getpid():
+            self._after_fork()  # nothing in the inherited session is ours to close
+            return
         self._session.close()

@@ -16,9 +16,12 @@ from typing import Any, Optional, Union
 from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
     Endpoint,
     max_attempts_from_env,
+    positive_count,
+    positive_seconds,
     resolve_endpoint,
     resolve_region,
 )
@@ -73,13 +76,17 @@ class Client:
 
     Options: ``region``, ``endpoint_url`` and ``credentials`` (a ``Credentials``, a
     ``(key, secret[, token])`` tuple or botocore credentials) default to the environment and AWS
-    config; ``transport`` is ``"auto"`` (the native keep-alive transport, which honours
-    ``AWS_CA_BUNDLE``, or botocore's when a proxy from the environment applies), ``"native"``,
-    ``"botocore"`` or a transport object;
-    ``max_attempts`` (default 3, or ``AWS_MAX_ATTEMPTS``), ``connect_timeout``, ``read_timeout``,
-    ``max_connections``; ``use_decimal`` decodes numbers with a fraction or exponent as
+    config; ``transport`` is ``"auto"`` (the native keep-alive transport, or botocore's when a
+    proxy from the environment applies), ``"native"``, ``"botocore"`` or a transport object;
+    either kind trusts ``AWS_CA_BUNDLE`` / the profile's ``ca_bundle`` / ``REQUESTS_CA_BUNDLE``;
+    ``max_attempts`` (default 3, or ``AWS_MAX_ATTEMPTS``), ``connect_timeout``, ``read_timeout``
+    (seconds), ``max_connections``, ``max_idle_time`` (seconds a kept-alive connection may stay
+    unused and still be reused; default 30); each must be a number > 0, else
+    ConfigurationError. ``use_decimal`` decodes numbers with a fraction or exponent as
     ``Decimal`` instead of ``float`` (exact: a float holds about 17 significant digits,
     DynamoDB 38). ``retry`` replaces the retry policy (``max_attempts`` is then ignored).
+    The client may be shared by threads, and survives a fork: a child process opens its own
+    connections.
     """
 
     def __init__(
@@ -93,9 +100,18 @@ class Client:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
         use_decimal: bool = False,
         retry: Optional[RetryPolicy] = None,
     ) -> None:
+        # Checked first, even those a given transport object makes moot: a typo must not
+        # wait for the first request (or for the transport to change) to surface.
+        positive_seconds("connect_timeout", connect_timeout)
+        positive_seconds("read_timeout", read_timeout)
+        positive_seconds("max_idle_time", max_idle_time)
+        positive_count("max_connections", max_connections)
+        if max_attempts is not None:
+            positive_count("max_attempts", max_attempts)
         self.region = resolve_region(region)
         self.endpoint = Endpoint.parse(resolve_endpoint(endpoint_url, self.region))
         self.use_decimal = use_decimal
@@ -106,6 +122,7 @@ class Client:
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 max_connections=max_connections,
+                max_idle_time=max_idle_time,
             )
         if retry is None:
             attempts = max_attempts if max_attempts is not None else max_attempts_from_env()

@@ -13,12 +13,17 @@ Precedence (first found wins):
   ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`` skips the two ``AWS_ENDPOINT_URL*`` variables
   and the config file (as in botocore), not ``DDB_ENDPOINT``.
 
+- CA bundle (the certificates an https endpoint is verified against, instead of the default
+  store), as botocore resolves it: ``AWS_CA_BUNDLE`` > ``ca_bundle`` in the profile >
+  ``REQUESTS_CA_BUNDLE``. Every transport trusts exactly this.
+
 The shared config file is read only when it exists, so botocore is never imported where there
 is none (Lambda: no ~200 ms import on cold start).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +36,13 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_IDLE_TIME",
     "DEFAULT_READ_TIMEOUT",
     "Endpoint",
     "max_attempts_from_env",
+    "positive_count",
+    "positive_seconds",
+    "resolve_ca_bundle",
     "resolve_endpoint",
     "resolve_region",
 ]
@@ -46,6 +55,13 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 10.0
 #: Connections a client keeps open at most.
 DEFAULT_MAX_CONNECTIONS = 10
+#: Seconds a kept-alive connection may sit unused and still be reused. Middleboxes drop idle
+#: connections silently (AWS NAT gateway and Network Firewall at 350 s, Azure's load balancer
+#: at 240 s, some firewalls sooner) and a Lambda may stay frozen for minutes: a request on such
+#: a connection would wait the whole read timeout. 30 s stays well under all of those (and under
+#: the 60 s at which the AWS SDK for Java v2 retires idle connections) and costs one new
+#: connection (one round trip plus the TLS handshake) per call after a quieter half minute.
+DEFAULT_MAX_IDLE_TIME = 30.0
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRUE = ("true", "1", "yes", "on")
@@ -106,6 +122,59 @@ class Endpoint:
         netloc_host = f"[{host}]" if ":" in host else host
         host_header = netloc_host if port == _DEFAULT_PORTS[scheme] else f"{netloc_host}:{port}"
         return cls(f"{scheme}://{host_header}", scheme, host, port, host_header)
+
+
+def positive_seconds(name: str, value: object) -> float:
+    """``value`` when it is a finite number > 0 (int or float), else ConfigurationError.
+
+    >>> positive_seconds("read_timeout", 2)
+    2.0
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < math.inf  # NaN fails this too
+    ):
+        raise ConfigurationError(f"{name} must be a number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+def positive_count(name: str, value: object) -> int:
+    """``value`` when it is a whole number >= 1 (an int, not a bool), else ConfigurationError.
+
+    >>> positive_count("max_connections", 4)
+    4
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a whole number >= 1, not {value!r}")
+    return value
+
+
+def resolve_ca_bundle(session: Any = None) -> Optional[tuple[str, str]]:
+    """The CA bundle to verify https endpoints against, and the setting it came from
+    (``AWS_CA_BUNDLE`` > the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``, as botocore
+    resolves it), or None: the transport's default store. ``session`` is the botocore session
+    to read the profile from (by default botocore's, and only when a config file exists).
+
+    >>> resolve_ca_bundle()  # doctest: +SKIP
+    ('/etc/pki/corp-ca.pem', 'AWS_CA_BUNDLE')
+    """
+    value = os.environ.get("AWS_CA_BUNDLE")
+    if value:
+        return value, "AWS_CA_BUNDLE"
+    if session is not None or _config_file_exists():
+        try:
+            value = (session or _botocore_session()).get_config_variable("ca_bundle")
+        except Exception as exc:  # botocore's ProfileNotFound, ConfigParseError ...
+            raise ConfigurationError(
+                f"could not read the AWS config file: {type(exc).__name__}: {exc}"
+            ) from exc
+        if value:
+            return str(value), "ca_bundle in the AWS config file"
+    value = os.environ.get("REQUESTS_CA_BUNDLE")
+    if value:
+        return value, "REQUESTS_CA_BUNDLE"
+    return None
 
 
 def resolve_region(explicit: Optional[str] = None) -> str:

@@ -11,48 +11,162 @@ Local on a kept-alive connection (GetItem, CPU per request): ~25 µs, against ~9
 :class:`dynamore._botocore_transport.BotocoreTransport` sends the same request through
 botocore's HTTP session, for proxies and custom CA bundles; :func:`make_transport` picks one.
 
-Failures become :class:`~dynamore.exceptions.TransportError` (a timeout waiting for the answer:
-:class:`~dynamore.exceptions.ResponseTimeout`), raised ``from`` the ``OSError``; whether to try
-again is the retry policy's decision, with one exception made here: a request on a *reused*
+Failures become :class:`~dynamore.exceptions.TransportError`, raised ``from`` the ``OSError``
+and split by phase, because the phase decides what a retry may assume: no connection (refused,
+unreachable, connect or TLS handshake timed out) is a :class:`~dynamore.exceptions.ConnectError`,
+and nothing was sent; any failure once the request was on its way may follow its being applied
+(a timeout waiting for the answer: :class:`~dynamore.exceptions.ResponseTimeout`). Whether to
+try again is the retry policy's decision, with one exception made here: a request on a *reused*
 connection that fails before any response byte arrived is resent at once on a new connection,
 because that is how a server's close of an idle kept-alive connection shows up.
+
+Connections are never shared across processes and never reused after a long idle time: after
+``fork`` a child drops every connection it inherited (an ``os.register_at_fork`` hook, and an
+owner-pid check at checkout for forks that skip the hook), closing only its own descriptor, so
+the parent's connection and TLS session carry on untouched; a connection idle longer than
+``max_idle_time`` is closed rather than reused, since a NAT, a firewall or a frozen Lambda may
+have dropped it silently (a request on it would wait the whole read timeout). TCP keepalive is
+on, with probes after 15 s of silence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
 import ssl
 import sys
 import threading
+import time
+import weakref
 from types import TracebackType
-from typing import Any, NamedTuple, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 from urllib.parse import urlsplit
 
 from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
     Endpoint,
+    positive_count,
+    positive_seconds,
+    resolve_ca_bundle,
 )
-from dynamore.exceptions import ConfigurationError, ResponseTimeout, TransportError, ValidationError
+from dynamore.exceptions import (
+    ConfigurationError,
+    ConnectError,
+    ResponseTimeout,
+    TransportError,
+    ValidationError,
+)
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_IDLE_TIME",
     "DEFAULT_READ_TIMEOUT",
+    "SOCKET_OPTIONS",
     "NativeTransport",
     "Response",
     "Transport",
     "make_transport",
     "proxy_applies",
+    "track_forks",
 ]
 
 
 # One recv of this size holds any ordinary DynamoDB answer (head + body) whole.
 _RECV_SIZE = 65536
 _MAX_HEAD = 65536
+
+
+def _socket_options() -> tuple[tuple[int, int, int], ...]:
+    # No Nagle delay: requests and answers are small (botocore does the same). TCP keepalive,
+    # probing after 15 s of silence, then every 5 s, 3 unanswered probes ending the
+    # connection: a pooled connection whose peer or NAT entry vanished is found out (select()
+    # then reports it) within half a minute, and the probes keep NAT entries of pooled
+    # connections fresh. The tuning options have other names on macOS and may be refused by
+    # an older system: each is kept only if a probe socket accepts it (else the system's
+    # default applies), so that no connection ever fails over one.
+    options = [
+        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+    ]
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    tuning = [
+        (idle, 15),
+        (getattr(socket, "TCP_KEEPINTVL", None), 5),
+        (getattr(socket, "TCP_KEEPCNT", None), 3),
+    ]
+    options += [(socket.IPPROTO_TCP, name, value) for name, value in tuning if name is not None]
+    try:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return tuple(options)
+    kept = []
+    with probe:
+        for option in options:
+            try:
+                probe.setsockopt(*option)
+            except OSError:
+                continue
+            kept.append(option)
+    return tuple(kept)
+
+
+#: ``setsockopt`` arguments of every connection either transport opens: TCP_NODELAY and TCP
+#: keepalive (with its timings where the system lets them be set).
+SOCKET_OPTIONS: tuple[tuple[int, int, int], ...] = _socket_options()
+
+
+class _ForkAware(Protocol):
+    def _after_fork(self) -> None: ...
+
+
+# Every live transport, so that a forked child can drop what it inherited. Weak: registering
+# must not keep a transport (and its sockets) alive.
+_transports: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    for transport in list(_transports):
+        transport._after_fork()
+
+
+def track_forks(transport: _ForkAware) -> None:
+    """Have ``transport._after_fork()`` called in the child after every ``os.fork``."""
+    _transports.add(transport)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+def _abandon(sock: socket.socket) -> None:
+    """Let go of a socket another process also holds: close our descriptor only. No shutdown
+    (that would end the other process's connection), no TLS close_notify (``detach`` drops
+    the TLS state without a word); the peer sees nothing while the other process keeps it."""
+    with contextlib.suppress(OSError):
+        fd = sock.detach()
+        if fd >= 0:
+            os.close(fd)
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    """A verifying client context trusting the configured CA bundle (``AWS_CA_BUNDLE`` >
+    the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``), else the system's store."""
+    bundle = resolve_ca_bundle()
+    if bundle is None:
+        return ssl.create_default_context()
+    path, source = bundle
+    try:
+        if os.path.isdir(path):
+            return ssl.create_default_context(capath=path)
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"{source}={path!r} cannot be loaded: {exc}") from exc
 
 
 class Response(NamedTuple):
@@ -268,12 +382,14 @@ class NativeTransport:
     """Keep-alive HTTP/1.1 over ``socket``/``ssl``, with a bounded, thread-safe pool.
 
     At most ``max_connections`` sockets exist at once; callers beyond that wait until one is
-    returned. ``https`` endpoints verify certificates and send SNI
-    (``ssl.create_default_context()`` unless ``ssl_context`` is given). ``read_timeout`` bounds
-    each wait for response bytes (as botocore's ``read_timeout`` does); when it passes,
-    :class:`~dynamore.exceptions.ResponseTimeout` is raised and the socket is discarded.
-    ``close()`` closes every idle socket at once and every busy one as it is returned; a
-    transport may still be used afterwards (it opens new connections).
+    returned. ``https`` endpoints verify certificates and send SNI, against ``ssl_context``
+    when given, else the configured CA bundle (``AWS_CA_BUNDLE`` > the profile's ``ca_bundle``
+    > ``REQUESTS_CA_BUNDLE``, as botocore's transport) or the system's store.
+    ``read_timeout`` bounds each wait for response bytes (as botocore's ``read_timeout``
+    does); when it passes, :class:`~dynamore.exceptions.ResponseTimeout` is raised and the
+    socket is discarded. A connection unused for ``max_idle_time`` seconds (by ``clock``) is
+    closed instead of reused. ``close()`` closes every idle socket at once and every busy one
+    as it is returned; a transport may still be used afterwards (it opens new connections).
 
     >>> transport = NativeTransport("http://127.0.0.1:8000")     # doctest: +SKIP
     >>> transport.send(signed_headers, b"{}").status              # doctest: +SKIP
@@ -289,11 +405,15 @@ class NativeTransport:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
         ssl_context: Optional[ssl.SSLContext] = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         scheme, host, port = _split_endpoint(url)
-        if max_connections < 1:
-            raise ConfigurationError(f"max_connections must be at least 1, not {max_connections}")
+        self._connect_timeout = positive_seconds("connect_timeout", connect_timeout)
+        self._read_timeout = positive_seconds("read_timeout", read_timeout)
+        self._max = positive_count("max_connections", max_connections)
+        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
         if ssl_context is not None and scheme != "https":
             raise ConfigurationError(f"ssl_context given for a plain http endpoint {url!r}")
         self.url = url.rstrip("/")
@@ -301,16 +421,33 @@ class NativeTransport:
         self._host = host
         self._ssl_context: Optional[ssl.SSLContext] = None
         if scheme == "https":
-            self._ssl_context = ssl_context or ssl.create_default_context()
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._max = max_connections
-        self._cond = threading.Condition(threading.Lock())
-        self._idle: list[socket.socket] = []
-        self._active = 0
-        self._waiting = 0
+            self._ssl_context = ssl_context or _default_ssl_context()
+        self._clock = clock
+        self._reset_pool()
         # Bumped by close(): a busy socket from an older generation is closed on return.
         self._generation = 0
+        track_forks(self)
+
+    def _reset_pool(self) -> None:
+        """A new, empty pool, owned by this process (construction, and after a fork)."""
+        self._pid = os.getpid()
+        self._cond = threading.Condition(threading.Lock())
+        # (socket, clock() when it was returned), oldest first.
+        self._idle: list[tuple[socket.socket, float]] = []
+        # Every socket this transport has open, idle or busy: what a forked child must drop.
+        self._open: set[socket.socket] = set()
+        self._active = 0
+        self._waiting = 0
+
+    def _after_fork(self) -> None:
+        # In a new child: every socket here is the parent's too. The lock may have been held
+        # by a parent thread that does not exist here, so it is replaced, not taken; busy
+        # sockets belong to such threads and will never be returned.
+        inherited = list(self._open)
+        self._reset_pool()
+        self._generation += 1
+        for sock in inherited:
+            _abandon(sock)
 
     @property
     def idle(self) -> int:
@@ -343,12 +480,15 @@ class NativeTransport:
 
     def close(self) -> None:
         """Close every idle connection now, and every busy one when its request ends."""
+        if self._pid != os.getpid():
+            self._after_fork()  # nothing here is ours to close
+            return
         with self._cond:
             idle, self._idle = self._idle, []
             self._generation += 1
             self._cond.notify_all()
-        for sock in idle:
-            sock.close()
+        for sock, _ in idle:
+            self._close(sock)
 
     def send(self, headers: dict[str, str], body: bytes) -> Response:
         """``POST /`` with the signed ``headers`` (plus ``Content-Length``) and ``body``."""
@@ -373,8 +513,14 @@ class NativeTransport:
                 resent = True
                 # The reused connection was dead before it answered: the server closed it
                 # while idle. Resend once on a fresh connection (the slot stays ours).
-                sock.close()
-                sock = self._connect()
+                self._close(sock)
+                try:
+                    sock = self._connect()
+                except ConnectError as exc:
+                    # Not "nothing sent": the first copy left on the dead connection.
+                    raise TransportError(
+                        f"{exc} (resending after the kept-alive connection failed)"
+                    ) from exc
                 first = self._start(sock, data, head, body, False)
             try:
                 response, keep = _read_response(sock, first)
@@ -402,6 +548,7 @@ class NativeTransport:
                 sock.sendall(head)
                 sock.sendall(body)
             first = sock.recv(_RECV_SIZE)
+        # socket.timeout is TimeoutError from Python 3.10 on, a separate OSError before.
         except socket.timeout as exc:
             raise ResponseTimeout(
                 f"no response from {self.url} within {self._read_timeout} s"
@@ -416,6 +563,9 @@ class NativeTransport:
 
     def _acquire(self) -> tuple[socket.socket, int, bool]:
         """A connection for one request: an idle one (reused=True) or a new one."""
+        if self._pid != os.getpid():
+            self._after_fork()  # forked without the at-fork hook (a fork from C code)
+        stale: Optional[list[tuple[socket.socket, float]]] = None
         with self._cond:
             if not self._idle and self._active >= self._max:
                 self._waiting += 1
@@ -426,17 +576,26 @@ class NativeTransport:
                     self._waiting -= 1
             self._active += 1
             generation = self._generation
-            # Newest first: the last socket returned is the least likely to have timed out.
-            sock = self._idle.pop() if self._idle else None
+            sock = None
+            if self._idle:
+                # Newest first: the last socket returned is the least likely to have timed
+                # out. When even it has been idle too long, so have all the others.
+                sock, since = self._idle.pop()
+                if self._clock() - since >= self.max_idle_time:
+                    stale, self._idle = [*self._idle, (sock, since)], []
+                    sock = None
         try:
+            if stale is not None:
+                for old, _ in stale:
+                    self._close(old)
             if sock is not None:
                 if not _is_dropped(sock):
                     return sock, generation, True
-                sock.close()
+                self._close(sock)
             return self._connect(), generation, False
         except BaseException:
             if sock is not None:
-                sock.close()
+                self._close(sock)
             with self._cond:
                 self._active -= 1
                 self._cond.notify()
@@ -446,26 +605,32 @@ class NativeTransport:
         with self._cond:
             self._active -= 1
             if keep and generation == self._generation:
-                self._idle.append(sock)
+                self._idle.append((sock, self._clock()))
                 keep_open = True
             else:
                 keep_open = False
             self._cond.notify()
         if not keep_open:
-            sock.close()
+            self._close(sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        self._open.discard(sock)
+        sock.close()
 
     def _connect(self) -> socket.socket:
+        """A new connection, TLS handshake done; ConnectError when there is none (nothing
+        of the request has been sent then)."""
         try:
             sock = socket.create_connection(self._address, timeout=self._connect_timeout)
         except socket.timeout as exc:
-            raise TransportError(
+            raise ConnectError(
                 f"cannot connect to {self.url} within {self._connect_timeout} s"
             ) from exc
         except OSError as exc:
-            raise TransportError(f"cannot connect to {self.url}: {exc}") from exc
+            raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
         try:
-            # Requests and answers are small: don't let Nagle hold the last segment back.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for option in SOCKET_OPTIONS:
+                sock.setsockopt(*option)
             if self._ssl_context is not None:
                 tls = self._ssl_context.wrap_socket(sock, server_hostname=self._host)
                 sock.close()  # detached by wrap_socket: this only drops the husk
@@ -473,12 +638,13 @@ class NativeTransport:
             sock.settimeout(self._read_timeout)
         except socket.timeout as exc:
             sock.close()
-            raise TransportError(
+            raise ConnectError(
                 f"TLS handshake with {self.url} took more than {self._connect_timeout} s"
             ) from exc
         except OSError as exc:
             sock.close()
-            raise TransportError(f"cannot connect to {self.url}: {exc}") from exc
+            raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
+        self._open.add(sock)
         return sock
 
 
@@ -519,29 +685,17 @@ def make_transport(url: str, *, kind: str = "auto", **options: Any) -> Transport
     """Build the transport for ``url``: ``"native"``, ``"botocore"`` or ``"auto"``.
 
     ``"auto"`` takes botocore's when a proxy from the environment applies to the endpoint
-    (proxies need botocore's HTTP stack), else the native one; for an https endpoint the native
-    transport trusts ``AWS_CA_BUNDLE`` when it is set, as botocore would.
-    ``options`` go to the constructor (``connect_timeout``, ``read_timeout``,
-    ``max_connections``; ``ssl_context`` for the native transport only).
+    (proxies need botocore's HTTP stack), else the native one. Both trust the same
+    certificates: the configured CA bundle (``AWS_CA_BUNDLE`` > the profile's ``ca_bundle`` >
+    ``REQUESTS_CA_BUNDLE``), else their default store. ``options`` go to the constructor
+    (``connect_timeout``, ``read_timeout``, ``max_connections``, ``max_idle_time``;
+    ``ssl_context`` for the native transport only).
 
     >>> make_transport("http://127.0.0.1:8000")     # doctest: +SKIP
     <NativeTransport http://127.0.0.1:8000 idle=0 active=0>
     """
     if kind == "auto":
         kind = "botocore" if proxy_applies(url) else "native"
-        ca_bundle = os.environ.get("AWS_CA_BUNDLE")
-        if (
-            kind == "native"
-            and ca_bundle
-            and url[:6].lower() == "https:"
-            and options.get("ssl_context") is None
-        ):
-            try:
-                options["ssl_context"] = ssl.create_default_context(cafile=ca_bundle)
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigurationError(
-                    f"AWS_CA_BUNDLE={ca_bundle!r} cannot be loaded: {exc}"
-                ) from exc
     if kind == "native":
         return NativeTransport(url, **options)
     if kind == "botocore":

@@ -13,7 +13,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional, Union
 
 from dynamore._credentials import CredentialProvider
 from dynamore._http import Response, Transport
@@ -23,15 +23,17 @@ from dynamore.codec import decode_item
 from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
+    ConnectError,
     ExpiredCredentials,
     ServiceError,
     TransactionCanceled,
     TransportError,
+    UnexpectedResponse,
     ValidationError,
     service_error,
 )
 
-__all__ = ["Stats", "Wire", "error_from_response"]
+__all__ = ["Stats", "Wire", "error_from_response", "unexpected_response"]
 
 # Compact separators: smaller bodies; ensure_ascii=False: UTF-8 text is shorter than \u escapes;
 # check_circular=False: payloads come from the codec, which bounds nesting (a quarter less time).
@@ -71,26 +73,53 @@ def _decode_cancellation_reasons(
 
 
 def _may_have_applied(error: BaseException) -> bool:
-    """Could the failed attempt have been carried out by DynamoDB all the same?"""
-    if isinstance(error, (TransportError, ChecksumMismatch)):
+    """Could the failed attempt have been carried out by DynamoDB all the same? Not when no
+    connection was made (nothing was sent); otherwise any transport failure (the answer was
+    lost, late or damaged) or a 5xx may have followed the write."""
+    if isinstance(error, ConnectError):
+        return False
+    if isinstance(error, TransportError):
         return True
     return isinstance(error, ServiceError) and error.status >= 500
 
 
-def error_from_response(response: Response, use_decimal: bool = False) -> ServiceError:
-    """Map a non-200 DynamoDB response to the matching :class:`ServiceError` subclass."""
-    request_id = response.headers.get("x-amzn-requestid")
+def _json_object(body: bytes) -> Optional[dict[str, Any]]:
     try:
-        body = _loads(response.body) if response.body else {}
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
+        value = _loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def unexpected_response(response: Response, host: str = "the endpoint") -> UnexpectedResponse:
+    """The error for an answer DynamoDB would never give (a body that is not a JSON object):
+    short, naming the status and content type; the body (an HTML page ...) is left out."""
+    content_type = response.headers.get("content-type")
+    kind = content_type.split(";", 1)[0].strip()[:60] if content_type else "untyped"
+    request_id = response.headers.get("x-amzn-requestid")
+    where = f", request id {request_id}" if request_id else ""
+    return UnexpectedResponse(
+        f"{host} answered HTTP {response.status} with a {kind} body of {len(response.body)} "
+        f"bytes{where}: not a DynamoDB response (a wrong endpoint URL, or a proxy's own page?)",
+        status=response.status,
+        content_type=content_type,
+        request_id=request_id,
+    )
+
+
+def error_from_response(
+    response: Response, use_decimal: bool = False, host: str = "the endpoint"
+) -> Union[ServiceError, UnexpectedResponse]:
+    """Map a non-200 response to the matching :class:`ServiceError` subclass, or to
+    :class:`UnexpectedResponse` when its body is not DynamoDB's JSON (``host`` names the
+    endpoint in that message)."""
+    request_id = response.headers.get("x-amzn-requestid")
+    body = _json_object(response.body) if response.body else {}
+    if body is None:
+        return unexpected_response(response, host)
     raw_type = str(body.get("__type", ""))
     code = raw_type.rsplit("#", 1)[-1] or f"HTTP{response.status}"
     message = str(body.get("message", body.get("Message", "")))
-    if not message and not body and response.body:
-        message = response.body[:200].decode("utf-8", "replace")
     error = service_error(code, message, status=response.status, request_id=request_id, body=body)
     if isinstance(error, ConditionalCheckFailed) and "Item" in body:
         error.item = decode_item(body["Item"], use_decimal=use_decimal)
@@ -158,7 +187,7 @@ class Wire:
             try:
                 response = self.transport.send(headers, body)
                 ambiguous = ambiguous or response.resent
-                return self._parse(response, self.use_decimal)
+                return self._parse(response)
             except ExpiredCredentials:
                 if refreshed or not self.credentials.refreshable:
                     raise
@@ -176,31 +205,24 @@ class Wire:
                 if delay > 0:
                     self._sleep(delay)
 
-    @staticmethod
-    def _parse(response: Response, use_decimal: bool = False) -> dict[str, Any]:
-        request_id = response.headers.get("x-amzn-requestid")
+    def _parse(self, response: Response) -> dict[str, Any]:
         crc = response.headers.get("x-amz-crc32")
         if crc is not None and (not crc.isdigit() or zlib.crc32(response.body) != int(crc)):
             raise ChecksumMismatch(
-                "ChecksumMismatch",
                 "the response body does not match its x-amz-crc32 header",
                 status=response.status,
-                request_id=request_id,
+                request_id=response.headers.get("x-amzn-requestid"),
             )
         if response.status != 200:
-            raise error_from_response(response, use_decimal)
+            raise error_from_response(response, self.use_decimal, self.signer.host_header)
         if not response.body:
             return {}
         try:
             result = _loads(response.body)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
-            raise TransportError(
-                f"the response body is not JSON (request id {request_id})"
-            ) from exc
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+            result = None
         if not isinstance(result, dict):
-            raise TransportError(
-                f"the response body is not a JSON object (request id {request_id})"
-            )
+            raise unexpected_response(response, self.signer.host_header)
         return result
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """Which failures are worth another attempt, and how long to wait before it.
 
 The rules are botocore's "standard" retry mode (1.44): throttling and transient error codes,
-HTTP 429 and 5xx statuses, connection failures, and a response that failed its CRC32 check;
+HTTP 429 and 5xx statuses, connection failures, and a response that failed its CRC32 check
+(an answer that is not DynamoDB's is retried by the same statuses: a wrong endpoint's 404
+page would only come back again);
 full-jitter exponential backoff with a longer base for throttling (1 s) than for transient
 errors (25 ms, botocore's figure for DynamoDB), capped at 20 s.
 
@@ -15,13 +17,13 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
-from dynamore._config import DEFAULT_MAX_ATTEMPTS
+from dynamore._config import DEFAULT_MAX_ATTEMPTS, positive_count
 from dynamore.exceptions import (
     THROTTLING_CODES,
-    ChecksumMismatch,
     ConfigurationError,
     ServiceError,
     TransportError,
+    UnexpectedResponse,
 )
 
 __all__ = [
@@ -65,6 +67,14 @@ DEFAULT_TRANSIENT_BASE = 0.025
 DEFAULT_BACKOFF_CAP = 20.0
 
 
+def _by_status(status: int) -> Optional[str]:
+    if status in THROTTLING_STATUSES:
+        return THROTTLE
+    if status in TRANSIENT_STATUSES:
+        return TRANSIENT
+    return None
+
+
 def classify(error: BaseException) -> Optional[str]:
     """``"throttle"``, ``"transient"`` or None (not worth retrying) for a failed attempt.
 
@@ -74,20 +84,17 @@ def classify(error: BaseException) -> Optional[str]:
     True
     """
     if isinstance(error, ServiceError):
-        if isinstance(error, ChecksumMismatch):
-            return TRANSIENT
         code = error.code
         if code in THROTTLING_CODES:
             return THROTTLE
         if code in TRANSIENT_CODES:
             return TRANSIENT
-        status = error.status
-        if status in THROTTLING_STATUSES:
-            return THROTTLE
-        if status in TRANSIENT_STATUSES:
-            return TRANSIENT
-        return None
+        return _by_status(error.status)
+    if isinstance(error, UnexpectedResponse) and error.status != 200:
+        return _by_status(error.status)
     if isinstance(error, TransportError):
+        # Connection failures, timeouts, damaged answers (CRC mismatch, a 200 that is not
+        # JSON): all worth another attempt.
         return TRANSIENT
     return None
 
@@ -113,10 +120,7 @@ class RetryPolicy:
     jitter: Callable[[], float] = field(default=random.random, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            raise ConfigurationError(f"max_attempts must be an int, not {self.max_attempts!r}")
-        if self.max_attempts < 1:
-            raise ConfigurationError(f"max_attempts must be >= 1, not {self.max_attempts}")
+        positive_count("max_attempts", self.max_attempts)
         if self.attempt < 1:
             raise ConfigurationError(f"attempt counts from 1, not {self.attempt}")
         if min(self.throttle_base, self.transient_base, self.cap) < 0:

@@ -8,16 +8,18 @@
     │   └── InvalidCursor                       a page cursor that is altered or not this query's
     ├── UnsupportedTypeError (also TypeError)  a value with no DynamoDB form
     ├── ConfigurationError                     no region, no credentials, bad endpoint ...
-    ├── TransportError                         the connection failed and retries ran out
-    │   └── ResponseTimeout                      no complete answer within the read timeout
+    ├── TransportError                         the exchange failed and retries ran out
+    │   ├── ConnectError                         no connection: nothing was sent
+    │   ├── ResponseTimeout                      no complete answer within the read timeout
+    │   ├── ChecksumMismatch                     x-amz-crc32 did not match the body
+    │   └── UnexpectedResponse                   the endpoint's answer is not DynamoDB's
     ├── ServiceError                           DynamoDB answered with an error (code, status, ...)
     │   ├── ConditionalCheckFailed               .item: the current item when it was asked for
     │   ├── TransactionCanceled                  .reasons: one entry per action
     │   ├── ThrottlingError                      throttled and retries ran out
     │   ├── ResourceNotFound                     no such table or index
     │   ├── ServiceValidationError               DynamoDB's ValidationException
-    │   ├── ExpiredCredentials                   the token expired (refreshed and retried once)
-    │   └── ChecksumMismatch                     x-amz-crc32 did not match the body
+    │   └── ExpiredCredentials                   the token expired (refreshed and retried once)
     ├── BatchIncomplete                        batch retries ran out; .unprocessed: what is left
     └── EntityError                            the REST verbs of DynamoDbProxy
         ├── AlreadyExists                        post of an id that exists
@@ -30,6 +32,9 @@
 Service errors are built from the ``__type`` suffix of DynamoDB's error body through
 :data:`SERVICE_ERRORS`; an unknown code becomes a plain :class:`ServiceError` that keeps the
 code, message, HTTP status and request id, so nothing is lost.
+
+A :class:`TransportError` other than :class:`ConnectError` may come after the request left, so
+the request may have been applied; a :class:`ConnectError` means it was never sent.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ __all__ = [
     "ConcurrentUpdate",
     "ConditionalCheckFailed",
     "ConfigurationError",
+    "ConnectError",
     "DynamoreError",
     "EntityError",
     "ExpiredCredentials",
@@ -60,6 +66,7 @@ __all__ = [
     "TransactionCanceled",
     "THROTTLING_CODES",
     "TransportError",
+    "UnexpectedResponse",
     "UnsupportedTypeError",
     "ValidationError",
     "service_error",
@@ -107,11 +114,55 @@ class ConfigurationError(DynamoreError):
 
 
 class TransportError(DynamoreError):
-    """The connection to DynamoDB failed, and kept failing after every retry."""
+    """The exchange with DynamoDB failed, and kept failing after every retry.
+
+    Unless it is a :class:`ConnectError`, the request may have reached DynamoDB (and been
+    applied) before the failure: a write's outcome is then unknown.
+    """
+
+
+class ConnectError(TransportError):
+    """No connection could be opened (refused, unreachable, timed out, TLS handshake failed):
+    nothing of the request was sent."""
 
 
 class ResponseTimeout(TransportError):
     """No complete response arrived within the read timeout."""
+
+
+class ChecksumMismatch(TransportError):
+    """The response body did not match its ``x-amz-crc32`` header: damaged on the way (retried).
+    DynamoDB did answer, so the request may have been applied.
+
+    ``status`` and ``request_id`` are those of the damaged response.
+    """
+
+    def __init__(self, message: str, *, status: int, request_id: Optional[str] = None) -> None:
+        self.status = status
+        self.request_id = request_id
+        where = f"HTTP {status}, request id {request_id}" if request_id else f"HTTP {status}"
+        super().__init__(f"{message} ({where})")
+
+
+class UnexpectedResponse(TransportError):
+    """The endpoint answered, but not as DynamoDB would (an HTML page, a body that is not
+    JSON): usually an endpoint URL that points somewhere else, or a proxy's own error page.
+
+    ``status``, ``content_type`` and ``request_id`` describe the answer; its body is not kept.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        content_type: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.request_id = request_id
+        super().__init__(message)
 
 
 class ServiceError(DynamoreError):
@@ -177,10 +228,6 @@ class ServiceValidationError(ServiceError):
 
 class ExpiredCredentials(ServiceError):
     """The security token has expired; the client refreshes credentials and retries once."""
-
-
-class ChecksumMismatch(ServiceError):
-    """The response body did not match its ``x-amz-crc32`` header (retried)."""
 
 
 class BatchIncomplete(DynamoreError):

@@ -21,7 +21,13 @@ matches (``operation=None`` matches any) and uses it up once (``times``):
 - ``bad_crc``: forward, then answer with a wrong ``x-amz-crc32``;
 - ``stall``: forward, then hold the answer for ``stall_seconds`` before sending it;
 - ``close_idle``: answer, then close the client connection ``idle_close_seconds`` later, as
-  a server dropping idle keep-alive connections does.
+  a server dropping idle keep-alive connections does;
+- ``drop_silently``: answer, then let the client connection go dark: later requests on it are
+  neither read nor answered, and it is never closed, as when a NAT or firewall forgets an idle
+  connection (or a frozen Lambda wakes up to one).
+
+``refuse_connections()`` stops listening (the port stays reserved, so connection attempts are
+refused: nothing can be sent) until ``accept_connections()``.
 
 ``inject_rewrite(fn)`` rewrites a forwarded answer: ``fn(request_json, response_json)``
 returns ``(status, new_response_json)``; the proxy recomputes ``x-amz-crc32`` and
@@ -54,6 +60,7 @@ FAULTS = frozenset(
         "bad_crc",
         "stall",
         "close_idle",
+        "drop_silently",
     }
 )
 
@@ -175,7 +182,8 @@ class FaultProxy:
     Use as a context manager (or ``start()``/``stop()``); ``url`` is the address to give the
     client. Counters: ``forwarded`` (operation -> requests that reached upstream),
     ``received`` (operation -> requests the proxy read), ``connections`` (client connections
-    accepted). ``pending`` is the number of injected faults not used up yet.
+    accepted), ``requests_per_connection`` (requests read on each client connection, in the
+    order they were accepted). ``pending`` is the number of injected faults not used up yet.
     """
 
     def __init__(
@@ -190,10 +198,13 @@ class FaultProxy:
         self.forwarded: collections.Counter[str] = collections.Counter()
         self.received: collections.Counter[str] = collections.Counter()
         self.connections = 0
+        self.requests_per_connection: list[int] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._listener: Optional[socket.socket] = None
+        self._accepting = threading.Event()
+        self._refusing = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sockets: set[socket.socket] = set()
 
@@ -240,18 +251,51 @@ class FaultProxy:
                     return fault
         return None
 
+    @staticmethod
+    def _bind(port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        # A short accept timeout lets stop() end the accept loop without platform tricks.
+        sock.settimeout(0.05)
+        return sock
+
+    def refuse_connections(self) -> None:
+        """Stop listening: connection attempts are refused until :meth:`accept_connections`.
+        Connections already open are served as before."""
+        if self._listener is None or not self._accepting.is_set():
+            return
+        self._refusing.clear()
+        self._accepting.clear()
+        # The accept thread swaps the listener itself: closed under its accept(), the socket
+        # would keep listening until that call returned.
+        if not self._refusing.wait(10):
+            raise RuntimeError("the accept thread did not stop listening")
+
+    def accept_connections(self) -> None:
+        """Listen again after :meth:`refuse_connections`, on the same port."""
+        if self._listener is None or self._accepting.is_set():
+            return
+        self._listener.listen(64)
+        self._accepting.set()
+
+    def _stop_listening(self) -> None:
+        assert self._listener is not None
+        port = self._listener.getsockname()[1]
+        self._listener.close()
+        # Bound but not listening: the port stays ours, and the kernel refuses connects.
+        self._listener = self._bind(port)
+        self._refusing.set()
+
     def start(self) -> FaultProxy:
         """Listen on a free loopback port and start accepting."""
         if self._listener is not None:
             return self
         self._stop.clear()
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
+        listener = self._bind(0)
         listener.listen(64)
-        # A short accept timeout lets stop() end the accept loop without platform tricks.
-        listener.settimeout(0.05)
         self._listener = listener
+        self._accepting.set()
         thread = threading.Thread(target=self._accept_loop, name="faultproxy-accept", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -301,6 +345,11 @@ class FaultProxy:
     def _accept_loop(self) -> None:
         assert self._listener is not None
         while not self._stop.is_set():
+            if not self._accepting.is_set():
+                if not self._refusing.is_set():
+                    self._stop_listening()
+                self._accepting.wait(0.05)
+                continue
             try:
                 client, _ = self._listener.accept()
             except (socket.timeout, OSError):
@@ -308,14 +357,16 @@ class FaultProxy:
             client.settimeout(None)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
+                index = self.connections
                 self.connections += 1
+                self.requests_per_connection.append(0)
                 self._sockets.add(client)
                 if self._stop.is_set():
                     self._sockets.discard(client)
                     client.close()
                     continue
                 thread = threading.Thread(
-                    target=self._serve, args=(client,), name="faultproxy-conn", daemon=True
+                    target=self._serve, args=(client, index), name="faultproxy-conn", daemon=True
                 )
                 self._threads.append(thread)
                 thread.start()  # under the lock, so stop() never joins a thread not started
@@ -343,7 +394,7 @@ class FaultProxy:
                     raise
         raise AssertionError("unreachable")
 
-    def _serve(self, client: socket.socket) -> None:
+    def _serve(self, client: socket.socket, index: int) -> None:
         upstream: Optional[socket.socket] = None
         reader = _Reader(client)
         try:
@@ -356,6 +407,7 @@ class FaultProxy:
                 operation = target.rsplit(".", 1)[-1]
                 with self._lock:
                     self.received[operation] += 1
+                    self.requests_per_connection[index] += 1
                 fault = self._take(operation)
                 kind = fault.kind if fault is not None else None
 
@@ -391,6 +443,9 @@ class FaultProxy:
                 client.sendall(answer.encode())
                 if kind == "close_idle":
                     self._stop.wait(self.idle_close_seconds)
+                    return
+                if kind == "drop_silently":
+                    self._stop.wait()  # held open, never read again, until the proxy stops
                     return
         except (OSError, _Closed):
             return  # the client went away (or stop() shut the sockets): nothing to answer

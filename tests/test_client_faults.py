@@ -4,20 +4,27 @@ or reported as DESIGN.md's rules say, and a retried write never changes the resu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Union
 
 import pytest
 
 from dynamore import Client
-from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy
+from dynamore._botocore_transport import BotocoreTransport
+from dynamore._config import DEFAULT_MAX_IDLE_TIME
+from dynamore._http import NativeTransport
+from dynamore._retry import RetryPolicy
+from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy, NotFound
 from dynamore.exceptions import (
     ConditionalCheckFailed,
     ResponseTimeout,
     ServiceError,
     ThrottlingError,
     TransportError,
+    UnexpectedResponse,
 )
 from tests.faultproxy import FaultProxy
 from tests.test_entity import JEANNE, Person
+from tests.test_http import FakeClock, TinyServer, serve_forever
 
 KEY = {"PK": "F", "SK": "1"}
 
@@ -171,3 +178,60 @@ def test_delete_whose_answer_was_lost_still_succeeds(
     assert deleted == (JEANNE if hooked else {"id_number": "123456"})
     assert proxy.forwarded["DeleteItem"] == 2
     assert client.scan(table).items == []
+
+
+@pytest.mark.parametrize("kind", ["native", "botocore"])
+def test_delete_of_an_absent_item_whose_first_attempt_could_not_connect_is_not_found(
+    kind: str, proxy: FaultProxy, client: Client, table: str
+) -> None:
+    # A refused connection sent nothing, so the failed condition on the retry is no echo of
+    # an earlier attempt: the item was never there.
+    def listen_again_before_the_retry() -> float:  # the policy asks between the two attempts
+        proxy.accept_connections()
+        return 0.0
+
+    retry = RetryPolicy(max_attempts=3, jitter=listen_again_before_the_retry)
+    with Client(endpoint_url=proxy.url, transport=kind, retry=retry) as fresh:
+        db = DynamoDbProxy(table_name=table, client=fresh)
+        proxy.refuse_connections()
+        with pytest.raises(NotFound):
+            db.delete(entity_class=Person, data={"id_number": "404"})
+        assert fresh.stats.retries == 1
+    assert proxy.forwarded["DeleteItem"] == 1
+    assert client.scan(table).items == []
+
+
+@pytest.mark.parametrize("kind", ["native", "botocore"])
+def test_a_connection_that_went_dark_while_idle_is_not_reused(
+    kind: str, proxy: FaultProxy, client: Client, table: str
+) -> None:
+    clock = FakeClock()
+    transport: Union[NativeTransport, BotocoreTransport]
+    if kind == "native":
+        transport = NativeTransport(proxy.url, read_timeout=0.5, clock=clock)
+    else:
+        transport = BotocoreTransport(proxy.url, read_timeout=0.5, proxies={}, clock=clock)
+    with Client(endpoint_url=proxy.url, transport=transport) as idle:
+        proxy.inject("drop_silently", operation="PutItem")
+        idle.put_item(table, {**KEY, "v": 1})  # answered, then the connection goes dark
+        clock.advance(DEFAULT_MAX_IDLE_TIME)
+        assert idle.get_item(table, KEY) == {**KEY, "v": 1}
+        assert idle.stats.retries == 0  # no read timeout on the dark connection, no retry
+    # The get went out on a new connection; the dark one never saw it.
+    assert proxy.requests_per_connection == [1, 1]
+
+
+def test_an_endpoint_that_is_not_dynamodb_gets_a_short_error_not_its_page() -> None:
+    page = b"<!DOCTYPE html><html><body><h1>It works!</h1>" + b"<p>filler</p>" * 400 + b"</html>"
+    reply = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(page),
+        page,
+    )
+    with TinyServer(serve_forever(lambda n: reply)) as server:
+        wrong = Client(endpoint_url=server.url, transport="native")
+        with wrong, pytest.raises(UnexpectedResponse) as info:
+            wrong.get_item("t", KEY)
+        assert len(server.requests) == 1  # not retried: a wrong endpoint answers the same
+    message = str(info.value)
+    assert "HTTP 404" in message and "text/html" in message and "not a DynamoDB" in message
+    assert "<" not in message and len(message) < 200

@@ -1,24 +1,31 @@
-"""Region, endpoint and attempts: precedence, validation, and no botocore import on Lambda."""
+"""Region, endpoint, attempts, CA bundle and the client's numeric options: precedence,
+validation, and no botocore import on Lambda."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
+from dynamore import Client
 from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
     Endpoint,
     max_attempts_from_env,
+    positive_count,
+    positive_seconds,
+    resolve_ca_bundle,
     resolve_endpoint,
     resolve_region,
 )
@@ -48,6 +55,7 @@ def test_defaults() -> None:
     assert DEFAULT_CONNECT_TIMEOUT == 5.0
     assert DEFAULT_READ_TIMEOUT == 10.0
     assert DEFAULT_MAX_CONNECTIONS == 10
+    assert DEFAULT_MAX_IDLE_TIME == 30.0
 
 
 # --- Endpoint.parse -----------------------------------------------------------------------
@@ -304,6 +312,89 @@ def test_invalid_max_attempts(aws_home: Path, monkeypatch: pytest.MonkeyPatch, t
         max_attempts_from_env()
 
 
+# --- numeric options ----------------------------------------------------------------------
+
+NOT_SECONDS = [0, 0.0, -1, -0.5, math.nan, math.inf, "5", None, True, [1]]
+NOT_COUNTS = [0, -1, 2.5, "3", None, True, 1e3]
+
+
+@pytest.mark.parametrize("value", NOT_SECONDS)
+def test_positive_seconds_refuses(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="^read_timeout must be a number of seconds > 0"):
+        positive_seconds("read_timeout", value)
+
+
+@pytest.mark.parametrize("value", NOT_COUNTS)
+def test_positive_count_refuses(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="^max_connections must be a whole number >= 1"):
+        positive_count("max_connections", value)
+
+
+def test_positive_values_pass() -> None:
+    assert positive_seconds("t", 1) == 1.0 and isinstance(positive_seconds("t", 1), float)
+    assert positive_seconds("t", 0.001) == 0.001
+    assert positive_count("n", 1) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        *(
+            (name, value)
+            for name in ("connect_timeout", "read_timeout", "max_idle_time")
+            for value in (0, -1, "10", math.nan)
+        ),
+        *(
+            (name, value)
+            for name in ("max_connections", "max_attempts")
+            for value in (0, -2, 1.5, "3")
+        ),
+    ],
+)
+def test_client_options_are_checked_at_construction(option: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{option} must be"):
+        Client(
+            endpoint_url="http://127.0.0.1:9",
+            region="us-east-1",
+            credentials=("AKID", "secret"),
+            **{option: value},
+        )
+
+
+def test_client_hands_its_options_to_the_transport() -> None:
+    for kind in ("native", "botocore"):
+        with Client(
+            endpoint_url="http://127.0.0.1:9",
+            region="us-east-1",
+            credentials=("AKID", "secret"),
+            transport=kind,
+            max_idle_time=7.5,
+        ) as client:
+            assert client.transport.max_idle_time == 7.5
+
+
+# --- CA bundle ----------------------------------------------------------------------------
+
+
+def test_ca_bundle_precedence(aws_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    assert resolve_ca_bundle() is None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/requests.pem")
+    assert resolve_ca_bundle() == ("/requests.pem", "REQUESTS_CA_BUNDLE")
+    write_config(aws_home, "[default]\nca_bundle = /profile.pem\n")
+    assert resolve_ca_bundle() == ("/profile.pem", "ca_bundle in the AWS config file")
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/aws.pem")
+    assert resolve_ca_bundle() == ("/aws.pem", "AWS_CA_BUNDLE")
+
+
+def test_ca_bundle_of_the_chosen_profile(aws_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    write_config(aws_home, "[default]\n[profile corp]\nca_bundle = /corp.pem\n")
+    assert resolve_ca_bundle() is None
+    monkeypatch.setenv("AWS_PROFILE", "corp")
+    assert resolve_ca_bundle() == ("/corp.pem", "ca_bundle in the AWS config file")
+
+
 # --- cold start ---------------------------------------------------------------------------
 
 
@@ -324,6 +415,8 @@ def test_lambda_like_environment_never_imports_botocore(tmp_path: Path) -> None:
         creds = resolve_credentials().get()
         headers = Signer(region, endpoint.host_header).headers("GetItem", b"{}", creds, 1e9)
         RetryPolicy(max_attempts=max_attempts_from_env())
+        from dynamore._http import make_transport  # resolves the CA bundle: https endpoint
+        make_transport(endpoint.url).close()
         assert headers["X-Amz-Security-Token"] == "token"
         loaded = sorted(
             m for m in sys.modules if m.split(".")[0] in ("botocore", "boto3", "urllib3")

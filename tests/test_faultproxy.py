@@ -58,6 +58,7 @@ def test_forwards_on_kept_alive_connections_and_counts(ddb_endpoint: str) -> Non
         finally:
             conn.close()
         assert proxy.connections == 1
+        assert proxy.requests_per_connection == [4]
         assert proxy.forwarded == {"ListTables": 3, "DescribeTable": 1}
         assert proxy.received == proxy.forwarded
         assert "pending=0" in repr(proxy)
@@ -159,6 +160,50 @@ def test_close_idle_answers_then_closes(ddb_endpoint: str) -> None:
             assert conn.sock.recv(1) == b""  # EOF: the proxy closed the idle connection
         finally:
             conn.close()
+
+
+def test_drop_silently_answers_then_goes_dark(ddb_endpoint: str) -> None:
+    with FaultProxy(ddb_endpoint) as proxy:
+        proxy.inject("drop_silently")
+        conn = connect(proxy, timeout=0.3)
+        try:
+            assert request(conn, "ListTables", {})[0] == 200
+            with pytest.raises(socket.timeout):  # neither an answer nor a close
+                request(conn, "ListTables", {})
+        finally:
+            conn.close()
+        fresh = connect(proxy)
+        try:
+            assert request(fresh, "ListTables", {})[0] == 200
+        finally:
+            fresh.close()
+        assert proxy.requests_per_connection == [1, 1]  # the second request was never read
+        assert proxy.forwarded["ListTables"] == 2
+
+
+def test_refused_connections_reach_nothing_until_accepted_again(ddb_endpoint: str) -> None:
+    with FaultProxy(ddb_endpoint) as proxy:
+        url = proxy.url
+        kept = connect(proxy)
+        try:
+            assert request(kept, "ListTables", {})[0] == 200
+            proxy.refuse_connections()
+            assert proxy.url == url
+            refused = connect(proxy)
+            with pytest.raises(ConnectionRefusedError):
+                refused.connect()
+            refused.close()
+            assert request(kept, "ListTables", {})[0] == 200  # open connections still served
+            proxy.accept_connections()
+            again = connect(proxy)
+            try:
+                assert request(again, "ListTables", {})[0] == 200
+            finally:
+                again.close()
+        finally:
+            kept.close()
+        assert proxy.url == url
+        assert proxy.requests_per_connection == [2, 1]
 
 
 def test_faults_match_operations_in_order_and_times(ddb_endpoint: str) -> None:

@@ -26,8 +26,20 @@ from typing import Any, Callable, Optional
 import pytest
 
 from dynamore._botocore_transport import BotocoreTransport
-from dynamore._http import NativeTransport, Response, make_transport, proxy_applies
-from dynamore.exceptions import ConfigurationError, ResponseTimeout, TransportError, ValidationError
+from dynamore._http import (
+    SOCKET_OPTIONS,
+    NativeTransport,
+    Response,
+    make_transport,
+    proxy_applies,
+)
+from dynamore.exceptions import (
+    ConfigurationError,
+    ConnectError,
+    ResponseTimeout,
+    TransportError,
+    ValidationError,
+)
 from tests import ddb_admin
 from tests.conftest import ROOT
 from tests.faultproxy import FaultProxy
@@ -215,6 +227,19 @@ def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> None:
 SIMPLE_HEADERS = {"Host": "x", "X-Amz-Target": "DynamoDB_20120810.ListTables"}
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told to: idle times without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 # -- NativeTransport against DynamoDB Local -----------------------------------------------------
 
 
@@ -366,6 +391,8 @@ def test_reset_before_on_a_fresh_connection_raises(ddb_endpoint: str) -> None:
             list_tables(transport, proxy.url)
         assert isinstance(caught.value.__cause__, OSError)
         assert not isinstance(caught.value, ResponseTimeout)
+        # Connected, request sent, then reset: for all the client knows it was applied.
+        assert not isinstance(caught.value, ConnectError)
         assert proxy.forwarded["ListTables"] == 0
         assert (transport.idle, transport.active) == (0, 0)
         list_tables(transport, proxy.url)  # the next call just works
@@ -459,10 +486,78 @@ def test_connect_failure_raises_and_frees_the_slot() -> None:
         port = sock.getsockname()[1]  # bound but not listening: connection refused
         with NativeTransport(f"http://127.0.0.1:{port}", max_connections=1) as transport:
             for _ in range(2):  # a leaked slot would make the second call wait forever
-                with pytest.raises(TransportError, match="cannot connect") as caught:
+                with pytest.raises(ConnectError, match="cannot connect") as caught:
                     transport.send(SIMPLE_HEADERS, b"{}")
                 assert isinstance(caught.value.__cause__, ConnectionRefusedError)
             assert transport.active == 0
+
+
+# -- connections idle too long, keepalive, what a connect error means --------------------------
+
+
+def test_connections_idle_too_long_are_closed_not_reused() -> None:
+    both_arrived = threading.Barrier(2)
+
+    def handler(peer: Peer, index: int) -> None:
+        n = 0
+        while peer.read_request() is not None:
+            if index < 2 and n == 0:
+                both_arrived.wait(10)  # two requests at once: two pooled connections
+            peer.send(answer(b'{"connection":%d,"n":%d}' % (index, n)))
+            n += 1
+
+    clock = FakeClock()
+    with (
+        TinyServer(handler) as server,
+        NativeTransport(server.url, max_idle_time=30, clock=clock) as transport,
+    ):
+        threads = [
+            threading.Thread(target=transport.send, args=(SIMPLE_HEADERS, b"{}")) for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert (transport.idle, server.connections) == (2, 2)
+        clock.advance(29.9)
+        body = json.loads(transport.send(SIMPLE_HEADERS, b"{}").body)
+        assert body["n"] == 1  # reused: idle for less than max_idle_time
+        clock.advance(30)
+        # The newest idle connection is 30 s old and the other older still: both are closed,
+        # and the request goes out on a new connection.
+        assert json.loads(transport.send(SIMPLE_HEADERS, b"{}").body) == {"connection": 2, "n": 0}
+        assert (transport.idle, transport.active, server.connections) == (1, 0, 3)
+        assert transport.max_idle_time == 30.0
+
+
+def test_every_connection_has_tcp_keepalive() -> None:
+    assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in SOCKET_OPTIONS
+    with (
+        TinyServer(serve_forever(lambda n: answer())) as server,
+        NativeTransport(server.url) as transport,
+    ):
+        transport.send(SIMPLE_HEADERS, b"{}")
+        ((sock, _),) = transport._idle
+        for level, option, value in SOCKET_OPTIONS:
+            got = sock.getsockopt(level, option)
+            assert got == value if value > 1 else got != 0  # macOS reports flags as bits
+    with BotocoreTransport("http://127.0.0.1:9", proxies={}) as botocore_transport:
+        assert botocore_transport._settings["socket_options"] == list(SOCKET_OPTIONS)
+
+
+def test_refused_reconnect_to_resend_is_not_a_connect_error(ddb_endpoint: str) -> None:
+    with FaultProxy(ddb_endpoint) as proxy, NativeTransport(proxy.url) as transport:
+        list_tables(transport, proxy.url)
+        proxy.inject("reset_before")
+        proxy.refuse_connections()
+        with pytest.raises(TransportError) as caught:
+            list_tables(transport, proxy.url)
+        # The request went out on the kept-alive connection before it failed: it may have been
+        # applied, however the resend then failed.
+        assert not isinstance(caught.value, ConnectError)
+        assert isinstance(caught.value.__cause__, ConnectError)
+        assert proxy.received["ListTables"] == 2
+        assert (transport.idle, transport.active) == (0, 0)
 
 
 # -- response shapes ----------------------------------------------------------------------------
@@ -635,7 +730,7 @@ def test_tls_handshake_that_never_happens_is_a_connect_failure() -> None:
     with TinyServer(handler) as server:
         url = f"https://localhost:{server.port}"
         with NativeTransport(url, connect_timeout=0.3, read_timeout=30) as transport:
-            with pytest.raises(TransportError, match="TLS handshake") as caught:
+            with pytest.raises(ConnectError, match="TLS handshake") as caught:
                 transport.send(SIMPLE_HEADERS, b"{}")
             assert not isinstance(caught.value, ResponseTimeout)
             assert transport.active == 0
@@ -673,9 +768,25 @@ def test_unusable_endpoints_are_configuration_errors(url: str) -> None:
         NativeTransport(url)
 
 
+@pytest.mark.parametrize("cls", [NativeTransport, BotocoreTransport])
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"max_connections": 0},
+        {"max_connections": 2.0},
+        {"connect_timeout": 0},
+        {"read_timeout": -1},
+        {"read_timeout": "10"},
+        {"max_idle_time": 0},
+        {"max_idle_time": float("nan")},
+    ],
+)
+def test_numeric_options_are_checked(cls: type, option: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{next(iter(option))} must be"):
+        cls("http://h", **option)
+
+
 def test_options_are_checked() -> None:
-    with pytest.raises(ConfigurationError):
-        NativeTransport("http://h", max_connections=0)
     with pytest.raises(ConfigurationError):
         NativeTransport("http://h", ssl_context=ssl.create_default_context())
     assert (
@@ -849,12 +960,52 @@ def test_both_transports_honour_a_custom_ca_bundle(
             strict.send(SIMPLE_HEADERS, b"{}")
 
 
+@pytest.mark.parametrize("kind", ["auto", "native", "botocore"])
+@pytest.mark.parametrize("setting", ["AWS_CA_BUNDLE", "ca_bundle", "REQUESTS_CA_BUNDLE"])
+def test_every_transport_trusts_the_configured_ca_bundle(
+    setting: str,
+    kind: str,
+    certs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (*PROXY_VARS, "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    config = tmp_path / "config"
+    config.write_text("[default]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    if setting == "ca_bundle":
+        config.write_text(f"[default]\nca_bundle = {certs['ca.pem']}\n")
+    else:
+        monkeypatch.setenv(setting, str(certs["ca.pem"]))
+    with _tls_server(certs, []) as server:
+        transport = make_transport(f"https://localhost:{server.port}", kind=kind)
+        with contextlib.closing(transport):
+            assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"tls":true}'
+
+
+@pytest.mark.parametrize("kind", ["native", "botocore"])
+def test_aws_ca_bundle_wins_over_requests_ca_bundle(
+    kind: str, certs: dict[str, Path], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    no_proxy_env.setenv("REQUESTS_CA_BUNDLE", str(certs["ca.pem"]))
+    no_proxy_env.setenv("AWS_CA_BUNDLE", str(certs["server.pem"]))  # not the server's issuer
+    with _tls_server(certs, []) as server:
+        transport = make_transport(f"https://localhost:{server.port}", kind=kind)
+        with contextlib.closing(transport), pytest.raises(TransportError):
+            transport.send(SIMPLE_HEADERS, b"{}")
+    no_proxy_env.setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem")
+    with pytest.raises(ConfigurationError, match="AWS_CA_BUNDLE='/nonexistent/ca.pem'"):
+        make_transport("https://localhost:1", kind=kind)
+
+
 # -- proxy detection and the transport choice -------------------------------------------------
 
 
 @pytest.fixture
 def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (*PROXY_VARS, "AWS_CA_BUNDLE", "REQUEST_METHOD"):
+    for name in (*PROXY_VARS, "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "REQUEST_METHOD"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     return monkeypatch
@@ -975,14 +1126,14 @@ def test_botocore_transport_maps_failures(
         proxy.inject("reset_before", times=5)
         with pytest.raises(TransportError) as caught:
             list_tables(transport, proxy.url)
-        assert not isinstance(caught.value, ResponseTimeout)
+        assert not isinstance(caught.value, (ResponseTimeout, ConnectError))
         assert caught.value.__cause__ is not None
         proxy.clear()
         list_tables(transport, proxy.url)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         refused = BotocoreTransport(f"http://127.0.0.1:{sock.getsockname()[1]}")
-        with refused, pytest.raises(TransportError):
+        with refused, pytest.raises(ConnectError):  # nothing was sent
             refused.send(SIMPLE_HEADERS, b"{}")
 
 

@@ -18,6 +18,7 @@ from dynamore._signing import Signer
 from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
+    ConnectError,
     ExpiredCredentials,
     ResourceNotFound,
     ServiceError,
@@ -25,6 +26,7 @@ from dynamore.exceptions import (
     ThrottlingError,
     TransactionCanceled,
     TransportError,
+    UnexpectedResponse,
     ValidationError,
 )
 
@@ -109,8 +111,11 @@ def test_crc_mismatch_is_retried_then_reported() -> None:
     assert wire.call("GetItem", {}) == {}
     assert len(transport.sent) == 2 and len(sleeps) == 1
     wire, _, _ = make_wire([bad, bad, bad])
-    with pytest.raises(ChecksumMismatch):
+    with pytest.raises(ChecksumMismatch) as info:
         wire.call("GetItem", {})
+    # A damaged answer is the transport's fault, not an error DynamoDB reported.
+    assert isinstance(info.value, TransportError) and not isinstance(info.value, ServiceError)
+    assert (info.value.status, info.value.request_id) == (200, None)
 
 
 def test_missing_crc_header_is_accepted() -> None:
@@ -194,11 +199,30 @@ def test_condition_failure_and_cancellation_carry_decoded_items() -> None:
     ]
 
 
-def test_error_bodies_that_are_not_json_keep_status_and_text() -> None:
-    err = error_from_response(Response(503, {}, b"<html>Service Unavailable</html>"))
-    assert (err.code, err.status) == ("HTTP503", 503) and "Service Unavailable" in err.message
+def test_an_answer_that_is_not_dynamodbs_is_a_short_unexpected_response() -> None:
+    page = b"<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head>" + b"x" * 5000
+    html = {"content-type": "text/html; charset=utf-8", "x-amzn-requestid": "RID-HTML"}
+    wire, transport, sleeps = make_wire([Response(404, html, page)])
+    with pytest.raises(UnexpectedResponse) as info:
+        wire.call("GetItem", {})
+    message = str(info.value)
+    assert message == (
+        "127.0.0.1:8000 answered HTTP 404 with a text/html body of 5066 bytes, request id "
+        "RID-HTML: not a DynamoDB response (a wrong endpoint URL, or a proxy's own page?)"
+    )
+    assert (info.value.status, info.value.request_id) == (404, "RID-HTML")
+    assert info.value.content_type == "text/html; charset=utf-8"
+    assert len(transport.sent) == 1 and sleeps == []  # a wrong endpoint would answer the same
+    # A gateway's 503 page, or a 200 that is not JSON, are worth the usual retries.
+    for status in (503, 200):
+        wire, transport, _ = make_wire([Response(status, {}, b"<html>busy</html>")] * 3)
+        with pytest.raises(UnexpectedResponse, match=f"HTTP {status} with a untyped body"):
+            wire.call("GetItem", {})
+        assert len(transport.sent) == 3
     err = error_from_response(Response(400, {}, b'{"__type":"X#Y","Message":"capital M"}'))
-    assert (err.code, err.message) == ("Y", "capital M")
+    assert isinstance(err, ServiceError) and (err.code, err.message) == ("Y", "capital M")
+    err = error_from_response(Response(500, {}, b""))  # no body at all: the status says it
+    assert isinstance(err, ServiceError) and (err.code, err.status) == ("HTTP500", 500)
 
 
 def test_lone_surrogates_fail_before_sending() -> None:
@@ -216,8 +240,8 @@ def test_malformed_answers_become_dynamore_errors_and_are_retried() -> None:
     assert wire.call("GetItem", {}) == {"fine": True}
     for bad, cls in (
         (garbled_crc, ChecksumMismatch),
-        (not_json, TransportError),
-        (not_object, TransportError),
+        (not_json, UnexpectedResponse),
+        (not_object, UnexpectedResponse),
     ):
         with pytest.raises(cls):
             make_wire([bad] * 3)[0].call("GetItem", {})
@@ -228,7 +252,9 @@ def test_a_failed_condition_after_a_possibly_applied_attempt_is_marked_ambiguous
     for first, ambiguous in (
         (error("InternalServerError", status=500), True),
         (TransportError("reset after sending"), True),
+        (Response(200, {"x-amz-crc32": "1"}, b"{}"), True),  # DynamoDB did answer
         (error("ThrottlingException"), False),
+        (ConnectError("connection refused"), False),  # nothing was sent
     ):
         with pytest.raises(ConditionalCheckFailed) as info:
             make_wire([first, ccf])[0].call("DeleteItem", {})

@@ -26,6 +26,7 @@ from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
     ConfigurationError,
+    ConnectError,
     ExpiredCredentials,
     ResourceNotFound,
     ResponseTimeout,
@@ -34,6 +35,7 @@ from dynamore.exceptions import (
     ThrottlingError,
     TransactionCanceled,
     TransportError,
+    UnexpectedResponse,
     ValidationError,
     service_error,
 )
@@ -105,9 +107,19 @@ def test_other_statuses_with_unknown_codes_are_not_retried(status: int) -> None:
 
 
 def test_checksum_mismatch_and_transport_errors_are_transient() -> None:
-    assert classify(ChecksumMismatch("CRC32CheckFailed", "bad body", status=200)) == TRANSIENT
+    assert classify(ChecksumMismatch("bad body", status=200)) == TRANSIENT
     assert classify(TransportError("connection reset")) == TRANSIENT
     assert classify(ResponseTimeout("read timed out")) == TRANSIENT
+    assert classify(ConnectError("connection refused")) == TRANSIENT
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(200, TRANSIENT), (503, TRANSIENT), (429, THROTTLE), (404, None)]
+)
+def test_answers_that_are_not_dynamodbs_are_retried_by_status(
+    status: int, kind: Optional[str]
+) -> None:
+    assert classify(UnexpectedResponse("an HTML page", status=status)) == kind
 
 
 @pytest.mark.parametrize(
