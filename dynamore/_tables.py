@@ -34,8 +34,9 @@ def table_definition(table_name: str, entities: Iterable[type[Entity]]) -> dict[
     >>> table_definition("MyTable", [Person])["KeySchema"]     # doctest: +SKIP
     [{'AttributeName': 'PK', 'KeyType': 'HASH'}, {'AttributeName': 'SK', 'KeyType': 'RANGE'}]
 
-    With no entities, the table has dynamore's default keys ``PK``/``SK``. Entities that disagree on the key attribute names raise :class:`ConfigurationError`;
-    an index declared by several entities is one index of the table.
+    With no entities, the table has dynamore's default keys ``PK``/``SK``. Entities that
+    disagree on the key attribute names raise :class:`ConfigurationError`; an index declared
+    by several entities is one index of the table.
     """
     keys: tuple[str, ...] = ()
     owner = ""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests import ddb_admin
 
-USER_TESTS = '''
+USER_TESTS = """
 import pytest
 
 from dynamore.dynamodb_proxy import DynamoDbProxy
@@ -45,7 +45,7 @@ def test_fresh_table_each_time(dynamore_table):
     SEEN.append(dynamore_table)
     assert len(set(SEEN)) == len(SEEN)
     print("TABLES", *SEEN)
-'''
+"""
 
 
 def test_plugin_is_registered_by_entry_point() -> None:
