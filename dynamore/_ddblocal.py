@@ -284,10 +284,10 @@ def _raise_on_term(signum: int, frame: Optional[FrameType]) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    """Entry point of ``python -m dynamore._ddblocal``."""
+def main(argv: Optional[list[str]] = None, *, prog: str = "python -m dynamore.testing") -> int:
+    """Entry point of ``python -m dynamore.testing``."""
     parser = argparse.ArgumentParser(
-        prog="python -m dynamore._ddblocal",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,1 @@
+"""HTTP transports: one signed DynamoDB request in, status + headers + body out."""
