@@ -4,12 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DDB    := $(BIN)/python -m dynamore._ddblocal
+# test-all: the Pythons README.rst promises (and AWS Lambda runs); SKIP_PYTHONS leaves some out.
+PYTHONS      ?= 3.9 3.10 3.11 3.12 3.13
+SKIP_PYTHONS ?=
 
-.PHONY: help venv ddb-install test demo bench bench-quick lint ddb clean
+.PHONY: help venv ddb-install test test-all demo bench bench-quick lint ddb clean
 
 help:
 	@echo "make demo   - run the README quick start against a throw-away DynamoDB Local"
 	@echo "make test   - ruff check, then the whole test suite (starts DynamoDB Local itself)"
+	@echo "make test-all - the test suite on every Python 3.9 ... 3.13 found (.venv-3.X each)"
 	@echo "make bench  - benchmarks side by side with boto3/botocore/PynamoDB (QUICK=1: small N)"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make ddb    - DynamoDB Local in the foreground, for your own experiments"
@@ -31,6 +35,10 @@ test: ddb-install
 	$(BIN)/ruff check dynamore tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-all: ddb-install
+	@PYTHONS="$(PYTHONS)" SKIP_PYTHONS="$(SKIP_PYTHONS)" PYTEST_ARGS="$(PYTEST_ARGS)" \
+		bash .ci/test-all
+
 demo: ddb-install
 	$(DDB) run -- $(BIN)/python -m dynamore.demo
 
@@ -49,6 +57,6 @@ ddb: ddb-install
 	$(DDB) serve
 
 clean:
-	rm -rf $(VENV) .ddb bench-results .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .ddb bench-results .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	rm -rf *.egg-info

@@ -14,10 +14,14 @@ reason when it is not an entity. Input from a pipe is handed over as it arrives,
 writer does not hold back checkpoints, progress or the lines already read.
 
 Exit status: 0 when every line was written (or, in create mode, already existed), 1 when some
-line was rejected or failed or the load failed (the input or a file could not be read or
-written), 2 for bad command-line input, 130 when interrupted. The endpoint and region come
-from the environment (``AWS_ENDPOINT_URL_DYNAMODB``, ``DDB_ENDPOINT``, ``AWS_REGION`` ...)
-unless ``--endpoint`` / ``--region`` say otherwise.
+line was rejected or failed or the load failed once started (the input or a file could not be
+read or written, DynamoDB stopped answering), 2 when the load could not start, 130 when
+interrupted. The load cannot start on bad command-line input, or when something it names does
+not fit: a file that cannot be opened, an existing ``--checkpoint`` file without ``--resume``
+(never overwritten), a checkpoint of another load, an endpoint that does not answer, a missing
+table or one with other keys; each such error is one ``dynamore: error:`` line. The endpoint
+and region come from the environment (``AWS_ENDPOINT_URL_DYNAMODB``, ``DDB_ENDPOINT``,
+``AWS_REGION`` ...) unless ``--endpoint`` / ``--region`` say otherwise.
 """
 
 from __future__ import annotations
@@ -53,10 +57,10 @@ from dynamore._loader import (
 )
 from dynamore.exceptions import DynamoreError, ResourceNotFound, ValidationError
 
-__all__ = ["CHECKPOINT_VERSION", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
+__all__ = ["CHECKPOINT_VERSION", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_SETUP", "main"]
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
+EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
 CHECKPOINT_VERSION = 1
 _BAR_REFRESH = 0.2  # seconds between redraws of the terminal progress line
@@ -64,8 +68,9 @@ _READ_CHUNK = 1 << 16  # at most this many bytes read from a pipe at a time
 _IDLE_AFTER = 0.1  # seconds without input (or between hand-overs) before the loader ticks
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
+class SetupError(Exception):
+    """The load cannot start (see the module docstring): one ``dynamore: error:`` line, exit
+    status :data:`EXIT_SETUP`, before any line is sent."""
 
 
 class LoadError(Exception):
@@ -74,7 +79,7 @@ class LoadError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
+        raise SetupError(f"{message} (see {self.prog} --help)")
 
 
 def _positive(text: str) -> int:
@@ -159,7 +164,7 @@ def _import_entity(spec: str) -> Any:
 
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
-        raise UsageError(f"--entity must look like package.module:Class, not {spec!r}")
+        raise SetupError(f"--entity must look like package.module:Class, not {spec!r}")
     # Like `python -m`: modules in the working directory can be named.
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -168,9 +173,9 @@ def _import_entity(spec: str) -> Any:
         for part in attribute.split("."):
             target = getattr(target, part)
     except Exception as exc:  # any failure of user code at import is a usage error here
-        raise UsageError(f"cannot import {spec}: {type(exc).__name__}: {exc}") from None
+        raise SetupError(f"cannot import {spec}: {type(exc).__name__}: {exc}") from None
     if not (isinstance(target, type) and issubclass(target, Entity)):
-        raise UsageError(f"{spec} is not an Entity subclass")
+        raise SetupError(f"{spec} is not an Entity subclass")
     return target
 
 
@@ -271,7 +276,7 @@ class _CheckpointFile:
         self.header = header
         directory = os.path.dirname(os.path.abspath(path))
         if not os.access(directory, os.W_OK | os.X_OK):  # False too when it does not exist
-            raise UsageError(f"cannot write checkpoint {path}: no writable directory {directory}")
+            raise SetupError(f"cannot write checkpoint {path}: no writable directory {directory}")
 
     def read(self) -> Optional[dict[str, Any]]:
         try:
@@ -280,9 +285,9 @@ class _CheckpointFile:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read checkpoint {self.path}: {exc}") from None
+            raise SetupError(f"cannot read checkpoint {self.path}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
-            raise UsageError(f"{self.path} is not a dynamore load checkpoint")
+            raise SetupError(f"{self.path} is not a dynamore load checkpoint")
         return data
 
     def write(self, checkpoint: Checkpoint, rejects_offset: int, complete: bool) -> None:
@@ -372,54 +377,55 @@ def _open_rejects(path: Optional[str], offset: int) -> Optional[IO[bytes]]:
             f = open(path, "r+b")  # noqa: SIM115 - closed by the caller
             if os.fstat(f.fileno()).st_size < offset:
                 f.close()
-                raise UsageError(f"{path} is shorter than the checkpoint says: not the same run")
+                raise SetupError(f"{path} is shorter than the checkpoint says: not the same run")
             f.truncate(offset)
             f.seek(offset)
             return f
         return open(path, "wb")  # noqa: SIM115 - closed by the caller
     except OSError as exc:
-        raise UsageError(f"cannot open rejects file: {exc}") from None
+        raise SetupError(f"cannot open rejects file: {exc}") from None
 
 
 def _resume_state(
     args: argparse.Namespace, header: dict[str, Any], err: IO[str]
 ) -> tuple[Optional[_CheckpointFile], Optional[Checkpoint], Optional[str], int]:
     """The checkpoint file, the checkpoint to resume from (None: start afresh), the rejects
-    file and how much of it to keep."""
-    start = Checkpoint()
+    file and how much of it to keep. Sets ``header["rejects"]``, the rejects file saved."""
     rejects_path = os.path.abspath(args.rejects) if args.rejects else None
     if not args.checkpoint:
         if args.resume:
-            raise UsageError("--resume needs --checkpoint FILE")
+            raise SetupError("--resume needs --checkpoint FILE")
         return None, None, rejects_path, 0
     saver = _CheckpointFile(args.checkpoint, header)
-    saved = saver.read()
-    rejects_offset = 0
-    resumed = False
-    if saved is not None and not args.resume and not saved.get("complete"):
-        raise UsageError(
-            f"checkpoint {args.checkpoint} holds an unfinished load: add --resume to "
-            "continue it, or remove the file"
-        )
-    if saved is not None and args.resume:
-        for name, value in header.items():
-            if saved.get(name) != value:
-                raise UsageError(
-                    f"checkpoint {args.checkpoint} is for {name} {saved.get(name)!r}, not {value!r}"
-                )
-        start, rejects_offset, saved_rejects = _saved_state(args.checkpoint, saved)
-        if args.rejects and rejects_path != saved_rejects:
-            # Never truncate a file the checkpoint does not know.
-            raise UsageError(
-                f"checkpoint {args.checkpoint} is for rejects file {saved_rejects!r}, "
-                f"not {rejects_path!r}"
+    if not args.resume:
+        # Whatever the file is (a finished load's checkpoint, or a data file named by mistake),
+        # it is not ours to overwrite; it is not even read.
+        if os.path.lexists(args.checkpoint):
+            raise SetupError(
+                f"checkpoint {args.checkpoint} already exists: add --resume to continue its "
+                "load, or remove the file"
             )
-        rejects_path = saved_rejects
-        resumed = True
-    elif args.resume:
+        header["rejects"] = rejects_path
+        return saver, None, rejects_path, 0
+    saved = saver.read()
+    if saved is None:
         err.write(f"dynamore load: no checkpoint at {args.checkpoint}; starting at line 1\n")
-    header["rejects"] = rejects_path
-    return saver, start if resumed else None, rejects_path, rejects_offset
+        header["rejects"] = rejects_path
+        return saver, None, rejects_path, 0
+    for name, value in header.items():
+        if saved.get(name) != value:
+            raise SetupError(
+                f"checkpoint {args.checkpoint} is for {name} {saved.get(name)!r}, not {value!r}"
+            )
+    start, rejects_offset, saved_rejects = _saved_state(args.checkpoint, saved)
+    if args.rejects and rejects_path != saved_rejects:
+        # Never truncate a file the checkpoint does not know.
+        raise SetupError(
+            f"checkpoint {args.checkpoint} is for rejects file {saved_rejects!r}, "
+            f"not {rejects_path!r}"
+        )
+    header["rejects"] = saved_rejects
+    return saver, start, saved_rejects, rejects_offset
 
 
 def _saved_state(path: str, saved: dict[str, Any]) -> tuple[Checkpoint, int, Optional[str]]:
@@ -427,15 +433,15 @@ def _saved_state(path: str, saved: dict[str, Any]) -> tuple[Checkpoint, int, Opt
     counts, rejects = saved.get("checkpoint"), saved.get("rejects")
     offset = saved.get("rejects_offset", 0)
     if not isinstance(counts, dict):
-        raise UsageError(f"checkpoint {path}: 'checkpoint' must be an object, not {counts!r}")
+        raise SetupError(f"checkpoint {path}: 'checkpoint' must be an object, not {counts!r}")
     try:
         start = Checkpoint.from_dict(counts)
     except ValidationError as exc:
-        raise UsageError(f"checkpoint {path}: {exc}") from None
+        raise SetupError(f"checkpoint {path}: {exc}") from None
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise UsageError(f"checkpoint {path}: 'rejects_offset' must be a count, not {offset!r}")
+        raise SetupError(f"checkpoint {path}: 'rejects_offset' must be a count, not {offset!r}")
     if rejects is not None and not isinstance(rejects, str):
-        raise UsageError(f"checkpoint {path}: 'rejects' must be a file name, not {rejects!r}")
+        raise SetupError(f"checkpoint {path}: 'rejects' must be a file name, not {rejects!r}")
     return start, offset, rejects
 
 
@@ -454,7 +460,7 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 endpoint_url=args.endpoint, region=args.region, max_connections=args.workers
             )
         except DynamoreError as exc:
-            raise UsageError(str(exc)) from None
+            raise SetupError(str(exc)) from None
         cleanup.callback(client.close)
         if args.input == "-":
             stream: IO[bytes] = sys.stdin.buffer
@@ -462,7 +468,7 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             try:
                 stream = cleanup.enter_context(open(args.input, "rb"))
             except OSError as exc:
-                raise UsageError(f"cannot read {args.input}: {exc.strerror}") from None
+                raise SetupError(f"cannot read {args.input}: {exc.strerror}") from None
         rejects = _open_rejects(rejects_path, rejects_offset)
         if rejects is not None:
             cleanup.callback(rejects.close)
@@ -491,8 +497,12 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 saver.write(checkpoint, offset, complete)
 
         try:
+            # Until the first checkpoint is saved the load has not started: no resume hint.
             _check_table(client, args.table, entity_class)
             on_checkpoint(start)
+        except (DynamoreError, LoadError) as exc:
+            raise SetupError(str(exc)) from None
+        try:
             try:
                 report = load(
                     DynamoDbProxy(table_name=args.table, client=client),
@@ -510,7 +520,7 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                     checkpoint_every=args.checkpoint_every,
                 )
             except ValidationError as exc:  # the load's own options: here, a checkpoint too far
-                raise UsageError(f"checkpoint {args.checkpoint}: {exc}") from None
+                raise SetupError(f"checkpoint {args.checkpoint}: {exc}") from None
             finally:
                 display.close()
             on_checkpoint(report.checkpoint, report.complete)
@@ -556,11 +566,11 @@ def _check_table(client: Any, table: str, entity_class: Any) -> None:
     try:
         description = client.describe_table(table)
     except ResourceNotFound:
-        raise UsageError(f"no table {table!r} at {client.endpoint.url}") from None
+        raise SetupError(f"no table {table!r} at {client.endpoint.url}") from None
     names = [k["AttributeName"] for k in description.get("KeySchema", [])]
     wanted = list(entity_class.pr_keys())
     if sorted(names) != sorted(wanted):
-        raise UsageError(f"table {table!r} has keys {names}, {entity_class.__name__} uses {wanted}")
+        raise SetupError(f"table {table!r} has keys {names}, {entity_class.__name__} uses {wanted}")
 
 
 def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:
@@ -589,11 +599,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise UsageError("a command is needed: load (see dynamore --help)")
+            raise SetupError("a command is needed: load (see dynamore --help)")
         return _load(args, sys.stdout, sys.stderr)
-    except UsageError as exc:
+    except SetupError as exc:
         sys.stderr.write(f"dynamore: error: {exc}\n")
-        return EXIT_USAGE
+        return EXIT_SETUP
     except KeyboardInterrupt:
         sys.stderr.write("dynamore: interrupted\n")
         return EXIT_INTERRUPTED

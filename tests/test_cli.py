@@ -1,5 +1,5 @@
 """``dynamore load`` (``python -m dynamore load``): real subprocesses against DynamoDB Local,
-killed with SIGKILL or stopped with Ctrl-C mid-run and resumed; usage errors in-process."""
+killed with SIGKILL or stopped with Ctrl-C mid-run and resumed; setup errors in-process."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Optional
 
@@ -61,7 +63,8 @@ BAD_LINES = [
     ('{"id_number": "x", "name": "n", "SK": "y"}', "SK: is a key attribute"),
     ('{"id_number": "x", "name": "n", "age": -3}', "age: must be bigger than or equal to 0"),
     ("null", "entity data must be a dict, not NoneType"),  # not a blank line
-    ("[" * 5000, "invalid JSON: nested too deeply"),
+    # Deeper than any Python's limit (3.13 parses 5,000 levels): too deep, not cut short.
+    ("[" * 100_000 + "]" * 100_000, "invalid JSON: nested too deeply"),
 ]
 
 
@@ -410,6 +413,77 @@ def test_bad_command_lines_get_one_line_and_status_2(
     assert out == ""
 
 
+@pytest.mark.parametrize("complete", [True, False])
+def test_an_existing_checkpoint_without_resume_is_refused_not_overwritten(
+    complete: bool,
+    tmp_path: Path,
+    ddb_endpoint: str,
+    table: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, checkpoint = tmp_path / "in.jsonl", tmp_path / "c.ckpt"
+    source.write_text("".join(jsonl(30)[0]))
+    header = {"entity": ENTITY, "table": table, "mode": "upsert", "input": str(source)}
+    _cli._CheckpointFile(str(checkpoint), header).write(Checkpoint(30, written=30), 0, complete)
+    saved = checkpoint.read_bytes()
+    argv = ["load", str(source), "--entity", ENTITY, "--table", table]
+    argv += ["--endpoint", ddb_endpoint, "--checkpoint", str(checkpoint), "--progress", "none"]
+    status, out, err = run_cli(argv, capsys)
+    assert (status, out) == (2, "")
+    assert err == (
+        f"dynamore: error: checkpoint {checkpoint} already exists: add --resume to continue "
+        "its load, or remove the file\n"
+    )
+    assert checkpoint.read_bytes() == saved
+    assert stored_rows(ddb_endpoint, table) == {}
+
+
+def test_a_data_file_named_as_checkpoint_is_neither_read_nor_overwritten(
+    tmp_path: Path, ddb_endpoint: str, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(jsonl(30)[0]))
+    data = source.read_bytes()
+    # The input named twice by mistake: the second time as the checkpoint.
+    argv = ["load", str(source), "--entity", ENTITY, "--table", table]
+    argv += ["--endpoint", ddb_endpoint, "--checkpoint", str(source)]
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and err.count("\n") == 1 and "already exists" in err, err
+    assert source.read_bytes() == data
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port bound by the test but never listening: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_setup_errors_share_one_prefix_and_status_2(
+    tmp_path: Path,
+    ddb_endpoint: str,
+    table: str,
+    closed_port: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, checkpoint = tmp_path / "in.jsonl", tmp_path / "c.ckpt"
+    source.write_text("".join(jsonl(5)[0]))
+    base = ["load", str(source), "--entity", ENTITY, "--table", table, "--progress", "none"]
+    base += ["--checkpoint", str(checkpoint)]
+    # Nothing answers at the endpoint: not a load that failed and could be resumed.
+    status, out, err = run_cli([*base, "--endpoint", f"http://127.0.0.1:{closed_port}"], capsys)
+    assert (status, out) == (2, ""), err
+    assert err.count("\n") == 1 and err.startswith("dynamore: error: cannot connect"), err
+    assert "--resume" not in err and not checkpoint.exists()
+    # The first checkpoint cannot be saved (its temporary name is taken by a folder).
+    (tmp_path / "c.ckpt.tmp").mkdir()
+    status, out, err = run_cli([*base, "--endpoint", ddb_endpoint], capsys)
+    assert (status, out) == (2, ""), err
+    assert err.count("\n") == 1 and err.startswith("dynamore: error: cannot write checkpoint")
+    assert "--resume" not in err and stored_rows(ddb_endpoint, table) == {}
+
+
 def test_checkpoints_are_guarded_against_mixups(
     tmp_path: Path, ddb_endpoint: str, table: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -434,7 +508,7 @@ def test_checkpoints_are_guarded_against_mixups(
     saved.write(Checkpoint(10, written=10), 0, complete=False)
 
     status, _, err = run_cli([*base, "--table", table], capsys)
-    assert status == 2 and "holds an unfinished load: add --resume" in err
+    assert status == 2 and "already exists: add --resume" in err
     status, _, err = run_cli([*base, "--table", "another-table", "--resume"], capsys)
     assert status == 2 and f"is for table '{table}', not 'another-table'" in err
     checkpoint.write_text("{}")
@@ -561,7 +635,7 @@ def test_rejects_file_is_cut_back_to_the_checkpoint(tmp_path: Path) -> None:
     f.write(b'{"line": 5}\n')
     f.close()
     assert path.read_bytes() == b'{"line": 1}\n{"line": 5}\n'
-    with pytest.raises(_cli.UsageError, match="shorter than the checkpoint"):
+    with pytest.raises(_cli.SetupError, match="shorter than the checkpoint"):
         _cli._open_rejects(str(path), offset=1000)
 
 

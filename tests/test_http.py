@@ -866,6 +866,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "2",
         "-subj",
         "/CN=dynamore test CA",
+        # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a CA must say it signs certificates.
+        "-addext",
+        "keyUsage=critical,keyCertSign",
         "-keyout",
         "ca.key",
         "-out",

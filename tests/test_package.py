@@ -4,6 +4,7 @@ boto3, botocore or urllib3 when credentials come from the environment."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -68,3 +69,18 @@ def test_lambda_cold_path_imports_no_botocore(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_make_test_all_covers_every_python_the_project_promises() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    tested = re.search(r"^PYTHONS\s*\?=\s*(.+)$", makefile, re.MULTILINE)
+    assert tested is not None, "no PYTHONS list in the Makefile"
+    minors = [int(v.split(".")[1]) for v in tested.group(1).split()]
+    assert minors == list(range(minors[0], minors[-1] + 1)), "every version between, in order"
+    lowest = f"3.{minors[0]}"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'requires-python = ">={lowest}"' in pyproject
+    assert f'target-version = "py3{minors[0]}"' in pyproject
+    assert f"Python {lowest}+" in (ROOT / "README.rst").read_text()
+    # AWS Lambda's newest Python when this was written; test-all must reach at least that far.
+    assert minors[-1] >= 13
