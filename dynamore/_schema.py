@@ -18,10 +18,14 @@ from typing import Any, Callable
 from dynamore.exceptions import SchemaError, SchemaWarning, ValidationError
 
 __all__ = [
+    "JSON_TYPES",
     "KNOWN_KEYWORDS",
     "Validator",
+    "check_id_attribute",
+    "check_types",
     "compile_validator",
     "has_cross_attribute_rules",
+    "id_schema",
     "patch_schema",
     "warn_unknown_keywords",
 ]
@@ -138,6 +142,24 @@ _CROSS_ATTRIBUTE = frozenset(
 
 _UUID4 = "uuid4"
 
+#: The types JSON Schema knows (dynamore also accepts 0.1's ``"uuid4"``).
+JSON_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
+
+# What the id's own rules can depend on at the top level (see id_schema).
+_ID_KEYWORDS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "id",
+        "definitions",
+        "$defs",
+        "type",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+    }
+)
+
 
 def _subschemas(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for key in ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas"):
@@ -198,6 +220,46 @@ def warn_unknown_keywords(schema: dict[str, Any], owner: str, *, stacklevel: int
                 SchemaWarning,
                 stacklevel=stacklevel,
             )
+
+
+def check_types(schema: dict[str, Any], owner: str) -> None:
+    """SchemaError naming the place and the value of a ``type`` JSON Schema does not know
+    (fastjsonschema would only say "Unknown type")."""
+    for where, node in _schema_nodes(schema):
+        if "type" not in node:
+            continue
+        kind = node["type"]
+        for value in kind if isinstance(kind, list) else [kind]:
+            if not isinstance(value, str) or (value not in JSON_TYPES and value != _UUID4):
+                place = f"{where}.type" if where else "type"
+                raise SchemaError(
+                    f"{owner}.SCHEMA.{place}",
+                    f"{value!r} is not a JSON Schema type (one of {', '.join(sorted(JSON_TYPES))}"
+                    f", or dynamore 0.1's {_UUID4!r})",
+                )
+
+
+def check_id_attribute(schema: dict[str, Any], id_attribute: str, owner: str) -> None:
+    """SchemaError when the schema forbids the id attribute itself: no item could be stored."""
+    if schema.get("additionalProperties", True) is not False:
+        return
+    named = schema.get("properties")
+    if isinstance(named, dict) and id_attribute in named:
+        return
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict) and any(re.search(p, id_attribute) for p in patterns):
+        return
+    raise SchemaError(
+        f"{owner}.ID_ATTRIBUTE",
+        f"{id_attribute!r} is not in SCHEMA's properties and additionalProperties is false, "
+        "so no valid item could hold its id",
+    )
+
+
+def id_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``schema`` that says what an id alone may be: validating ``{id: value}``
+    against it checks the id's own rules (its type above all) and nothing else."""
+    return {k: v for k, v in schema.items() if k in _ID_KEYWORDS}
 
 
 def _rewrite_uuid4(schema: Any) -> Any:
