@@ -13,7 +13,8 @@ import re
 import uuid
 import warnings
 from collections.abc import Iterator
-from typing import Any, Callable
+from decimal import Decimal
+from typing import Any, Callable, Optional
 
 from dynamore.exceptions import SchemaError, SchemaWarning, ValidationError
 
@@ -25,7 +26,7 @@ __all__ = [
     "check_types",
     "compile_validator",
     "has_cross_attribute_rules",
-    "id_schema",
+    "id_types",
     "patch_schema",
     "warn_unknown_keywords",
 ]
@@ -145,20 +146,18 @@ _UUID4 = "uuid4"
 #: The types JSON Schema knows (dynamore also accepts 0.1's ``"uuid4"``).
 JSON_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
 
-# What the id's own rules can depend on at the top level (see id_schema).
-_ID_KEYWORDS = frozenset(
-    {
-        "$schema",
-        "$id",
-        "id",
-        "definitions",
-        "$defs",
-        "type",
-        "properties",
-        "patternProperties",
-        "additionalProperties",
-    }
-)
+# The Python values each JSON Schema type accepts (as fastjsonschema checks them; bool is
+# not an integer or a number there).
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    _UUID4: (str,),
+    "integer": (int,),
+    "number": (int, float, Decimal),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "array": (list, tuple),
+    "object": (dict,),
+}
 
 
 def _subschemas(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -256,10 +255,18 @@ def check_id_attribute(schema: dict[str, Any], id_attribute: str, owner: str) ->
     )
 
 
-def id_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The part of ``schema`` that says what an id alone may be: validating ``{id: value}``
-    against it checks the id's own rules (its type above all) and nothing else."""
-    return {k: v for k, v in schema.items() if k in _ID_KEYWORDS}
+def id_types(schema: dict[str, Any], id_attribute: str) -> Optional[tuple[tuple[type, ...], str]]:
+    """The Python types the schema's ``type`` allows for the id attribute, and their JSON
+    Schema names; None when its property says no ``type``. Checking an id alone against this
+    costs an ``isinstance``, a validator call several times that."""
+    properties = schema.get("properties")
+    sub = properties.get(id_attribute) if isinstance(properties, dict) else None
+    if not isinstance(sub, dict) or "type" not in sub:
+        return None
+    kind = sub["type"]
+    names = kind if isinstance(kind, list) else [kind]
+    types = tuple(dict.fromkeys(t for name in names for t in _PYTHON_TYPES[name]))
+    return types, " or ".join(names)
 
 
 def _rewrite_uuid4(schema: Any) -> Any:

@@ -71,6 +71,14 @@ MAX_EXPRESSION_LENGTH = 4096
 
 Item = dict[str, Any]
 EntityClass = type[Entity]
+
+# Update expressions by the shape of the write (its attribute names in order, the names it
+# removes, the key names): an entity type writes the same few shapes again and again, and
+# building the expression cost about as much as encoding the values. Bounded: past the limit,
+# new shapes are built each time.
+_MAX_SHAPES = 256
+_Plan = tuple[str, dict[str, str], tuple[tuple[str, str], ...]]
+_shapes: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], _Plan] = {}
 # What a read-merge-write decides from the stored item: the attributes to set and the names
 # to remove, or None to delete the item.
 Change = Optional[tuple[Item, Iterable[str]]]
@@ -161,12 +169,30 @@ def _update_expression(
 ) -> str:
     """``SET`` every attribute of ``item`` but the keys, ``REMOVE`` the names in ``remove``;
     fills ``names`` and ``values`` with the placeholders (``#a``/``:a``, ``#r``)."""
+    shape = (tuple(item), tuple(remove), tuple(keys))
+    plan = _shapes.get(shape)
+    if plan is None:
+        plan = _plan_update(*shape)
+        if len(_shapes) < _MAX_SHAPES:
+            _shapes[shape] = plan
+    expression, placeholders, value_names = plan
+    names.update(placeholders)
+    for placeholder, name in value_names:
+        values[placeholder] = item[name]
+    return expression
+
+
+def _plan_update(
+    attributes: tuple[str, ...], remove: tuple[str, ...], keys: tuple[str, ...]
+) -> _Plan:
+    names: dict[str, str] = {}
+    value_names = []
     sets = []
-    for i, (name, value) in enumerate(item.items()):
+    for i, name in enumerate(attributes):
         if name in keys:
             continue
         names[f"#a{i}"] = name
-        values[f":a{i}"] = value
+        value_names.append((f":a{i}", name))
         sets.append(f"#a{i} = :a{i}")
     removes = []
     for j, name in enumerate(remove):
@@ -175,7 +201,7 @@ def _update_expression(
     expression = "SET " + ", ".join(sets) if sets else ""
     if removes:
         expression += (" REMOVE " if expression else "REMOVE ") + ", ".join(removes)
-    return expression
+    return expression, names, tuple(value_names)
 
 
 class DynamoDbProxy:
@@ -340,7 +366,7 @@ class DynamoDbProxy:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PATCH")
                 return instance.data_with_identity(), ()
 
-            _, new = self._guarded_write(entity_class, key, merge)
+            _, new = self._guarded_write(entity_class, key, merge, return_new=True)
             merged = new if new is not None else {}
         else:
             validate_patch(data)
@@ -427,11 +453,13 @@ class DynamoDbProxy:
         entity_class: EntityClass,
         key: dict[str, Any],
         build: Callable[[Item], Change],
+        *,
+        return_new: bool = False,
     ) -> tuple[Item, Optional[Item]]:
         """Read the item, let ``build`` decide (attributes to set and names to remove, or None
         to delete), and write on condition that the item is unchanged since the read; re-read
-        and retry after a jittered backoff if it changed. Returns the item read and the item
-        written (None after a delete)."""
+        and retry after a jittered backoff if it changed. Returns the item read and, with
+        ``return_new``, the item as written (None after a delete)."""
         read = {"TableName": self.table_name, "Key": encode_item(key), "ConsistentRead": True}
         keys = entity_class.pr_keys()
         for attempt in range(1, GUARDED_WRITE_ATTEMPTS + 1):
@@ -461,9 +489,9 @@ class DynamoDbProxy:
                     condition=condition,
                     names=names,
                     values=values,
-                    return_values="ALL_NEW",
+                    return_values="ALL_NEW" if return_new else None,
                 )
-                return current, new or {}
+                return current, new
             except ConditionalCheckFailed as exc:
                 if change is None and exc.ambiguous:
                     return current, None  # our own earlier attempt deleted it
