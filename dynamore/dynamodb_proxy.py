@@ -312,7 +312,9 @@ class DynamoDbProxy:
         names: dict[str, str] = {"#pk": keys[0]}
         values: dict[str, Any] = {}
         update = ""
-        reads = entity_class.hook_overridden("pre") or entity_class.SCHEMA.get("patternProperties")
+        reads = entity_class.hook_overridden("pre") or bool(
+            entity_class.SCHEMA.get("patternProperties")
+        )
         if not reads:
             properties = entity_class.SCHEMA.get("properties", ())
             gone = [name for name in properties if name not in item]
@@ -364,9 +366,14 @@ class DynamoDbProxy:
                 instance = entity_class({**entity_class.own_attributes(stored), **data})
                 if entity_class.pre(http_method="PATCH", data=data, existing_item=current) is False:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PATCH")
-                return instance.data_with_identity(), ()
+                # Only what the patch gives and the dynamic attributes are written: the rest
+                # is as read (the condition makes sure), and writing it back could round a
+                # number to the float it was read as.
+                own = instance.attributes
+                item = instance.data_with_identity()
+                return {k: v for k, v in item.items() if k in data or k not in own}, ()
 
-            _, new = self._guarded_write(entity_class, key, merge, return_new=True)
+            _, new = self._guarded_write(entity_class, key, merge)
             merged = new if new is not None else {}
         else:
             validate_patch(data)
@@ -453,13 +460,11 @@ class DynamoDbProxy:
         entity_class: EntityClass,
         key: dict[str, Any],
         build: Callable[[Item], Change],
-        *,
-        return_new: bool = False,
     ) -> tuple[Item, Optional[Item]]:
         """Read the item, let ``build`` decide (attributes to set and names to remove, or None
         to delete), and write on condition that the item is unchanged since the read; re-read
-        and retry after a jittered backoff if it changed. Returns the item read and, with
-        ``return_new``, the item as written (None after a delete)."""
+        and retry after a jittered backoff if it changed. Returns the item read and the item
+        as written (None after a delete)."""
         read = {"TableName": self.table_name, "Key": encode_item(key), "ConsistentRead": True}
         keys = entity_class.pr_keys()
         for attempt in range(1, GUARDED_WRITE_ATTEMPTS + 1):
@@ -482,15 +487,18 @@ class DynamoDbProxy:
                 # An update, not a put: attributes that appear meanwhile and that this write
                 # does not own (a TTL, say) survive it.
                 attributes, remove = change
-                new = self.client.update_item(
+                removed = list(remove)
+                self.client.update_item(
                     self.table_name,
                     key,
-                    update=_update_expression(attributes, remove, keys, names, values),
+                    update=_update_expression(attributes, removed, keys, names, values),
                     condition=condition,
                     names=names,
                     values=values,
-                    return_values="ALL_NEW" if return_new else None,
                 )
+                # What the condition let through is exactly the read item, changed so.
+                new = {k: v for k, v in current.items() if k not in removed}
+                new.update(attributes)
                 return current, new
             except ConditionalCheckFailed as exc:
                 if change is None and exc.ambiguous:

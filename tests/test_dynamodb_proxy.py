@@ -316,8 +316,12 @@ def test_read_merge_write_with_more_digits_than_a_float_holds(db: DynamoDbProxy)
     class Precise(Note):
         SCHEMA = {**Note.SCHEMA, "title": "PRECISE", "dependencies": {"x": ["text"]}}
 
-    db.post(entity_class=Precise, data={"id": "p", "value": Decimal("0.12345678901234567890123")})
+    exact = Decimal("0.12345678901234567890123")
+    db.post(entity_class=Precise, data={"id": "p", "value": exact})
     assert db.patch(entity_class=Precise, data={"id": "p", "text": "t"})["text"] == "t"
+    # The value the patch did not touch keeps every digit (not rewritten as the float read).
+    with Client(endpoint_url=db.client.endpoint.url, use_decimal=True) as exact_client:
+        assert exact_client.get_item(db.table_name, {"PK": "PRECISE", "SK": "p"})["value"] == exact
 
 
 def test_read_merge_write_recomputes_dynamic_attributes(
