@@ -397,8 +397,9 @@ def load(
     ``progress_interval`` seconds. Callbacks run in the calling thread.
 
     The entity's ``pre`` hook (when overridden) can refuse an element (it is rejected); the
-    ``post`` hook is not called. Raises the first error retrying cannot fix (a missing table,
-    denied access) after stopping the workers; the last ``on_checkpoint`` stays valid.
+    ``post`` hook is not called. The table's keys are checked first, as the proxy's verbs do
+    (``DynamoDbProxy.ensure_table``). Raises the first error retrying cannot fix (a missing
+    table, denied access) after stopping the workers; the last ``on_checkpoint`` stays valid.
 
     >>> report = db.load(Person, rows, workers=8)   # doctest: +SKIP
     >>> report.written, report.rejected, report.rejects[:1]   # doctest: +SKIP

@@ -105,10 +105,11 @@ class Entity:
     SORT_KEY_FORMAT: ClassVar[str] = SORT_KEY_FORMAT
     LEGACY_SORT_KEY_FORMAT: ClassVar[str] = LEGACY_SORT_KEY_FORMAT
 
-    # Built once per class by _prepare.
+    # Built once per class by _prepare (for Entity itself on first use, so that importing
+    # this module compiles nothing).
     _validators: ClassVar[_Validators]
-    _title: ClassVar[str]
-    _id_types: ClassVar[Optional[tuple[tuple[type, ...], str]]]  # see _schema.id_types
+    _title: ClassVar[str] = "ENTITY"
+    _id_types: ClassVar[Optional[tuple[tuple[type, ...], str]]] = None  # see _schema.id_types
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -152,7 +153,12 @@ class Entity:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
         if not isinstance(data, dict):
             raise ValidationError("", f"entity data must be a dict, not {type(data).__name__}")
-        self.attributes: dict[str, Any] = self._validators.full(dict(data))
+        try:
+            validate = self._validators.full
+        except AttributeError:  # Entity itself, not prepared yet
+            Entity._prepare()
+            validate = self._validators.full
+        self.attributes: dict[str, Any] = validate(dict(data))
 
     # -- overridable hooks (dynamore 0.1's API) -----------------------------------------------
 
@@ -298,6 +304,3 @@ class Entity:
         """True when a subclass overrides hook ``name`` (``pre``, ``post``, ...)."""
         mine, base = getattr(cls, name), getattr(Entity, name)
         return getattr(mine, "__func__", mine) is not getattr(base, "__func__", base)
-
-
-Entity._prepare()  # the base class is usable too: Entity({}) is an (empty) entity, as in 0.1

@@ -3,6 +3,8 @@ Pure units: no server."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 import warnings
 from typing import Any
@@ -286,3 +288,14 @@ def test_make_identity_uses_partition_value() -> None:
 
     assert Moved(JEANNE).identity() == {"PK": "ORG#1#PERSON", "SK": "123456"}
     assert Moved.make_identity({"id_number": "1"})["PK"] == "ORG#1#PERSON"
+
+
+def test_importing_the_entity_modules_compiles_nothing() -> None:
+    # Validators are compiled per class when it is created; Entity itself on first use.
+    code = (
+        "import sys, dynamore.dynamodb_proxy\n"
+        "assert 'fastjsonschema' not in sys.modules\n"
+        "from dynamore.entity import Entity\n"
+        "assert Entity({}).data() == {} and 'fastjsonschema' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
