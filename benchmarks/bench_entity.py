@@ -1,4 +1,4 @@
-"""The entity store's verbs: ``DynamoDbProxy`` post, get and patch against the seed's way
+"""The entity store's verbs: ``DynamoDbProxy`` post, get, put and patch against the seed's way
 (boto3 resource + jsonschema) and PynamoDB, plus schema validation alone.
 
 All three store the same ``PERSON`` entities (8 attributes, a list and a map among them) in the
@@ -6,19 +6,24 @@ same table, ``PK`` = ``PERSON`` and ``SK`` = the id, as the seed's README shows:
 
 - ``dynamore``: ``DynamoDbProxy(table_name=..., client=Client(..., transport="native"))`` and
   an ``Entity`` subclass. Its ``patch`` is one conditional ``UpdateItem`` (this schema has no
-  cross-attribute rules, so the patched attributes are validated on their own);
+  cross-attribute rules, so the patched attributes are validated on their own), and so is its
+  ``put`` (``SET`` the entity's attributes, ``REMOVE`` its absent ones: attributes it does not
+  own survive);
 - ``boto3 + jsonschema`` (the seed's sequence): post = ``jsonschema.validate`` then
-  ``put_item`` with ``attribute_not_exists(PK)``; get = ``get_item``; patch = ``get_item``,
+  ``put_item`` with ``attribute_not_exists(PK)``; put = the same with ``attribute_exists(PK)``
+  (a whole-item replace); get = ``get_item``; patch = ``get_item``,
   merge, ``jsonschema.validate`` of the merged item, unconditional ``put_item`` (two requests,
   and a concurrent writer is silently overwritten: less work than dynamore's guarantee). boto3
   returns numbers as ``Decimal``, which jsonschema's ``integer`` rejects, so get and patch turn
   them back into ints, as dynamore's codec does;
 - ``PynamoDB``: a ``Model`` with the same attributes; post = ``save`` with
-  ``pk.does_not_exist()``; get = ``Model.get`` (the model object is returned as is); patch =
+  ``pk.does_not_exist()``; put = ``save`` with ``pk.exists()``; get = ``Model.get`` (the model
+  object is returned as is); patch =
   ``update(actions=[...], condition=pk.exists())``. PynamoDB checks attribute types only, not
   the schema's enum, bounds or ``additionalProperties``, so it does less work than the others.
 
-Posts use a fresh id each (a counter per implementation); get and patch hit one stable item.
+Posts use a fresh id each (a counter per implementation); get, put and patch hit one stable
+item (put with a new age every time).
 
 The ``validate`` case is schema validation alone on the same data: dynamore's compiled
 fastjsonschema validator (the one ``Person(data)`` calls), ``jsonschema.validate`` (what the
@@ -134,6 +139,16 @@ class SeedWay:
             raise RuntimeError(f"{data[ID]} exists") from None
         return data
 
+    def put(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.validate(data, SCHEMA)
+        try:
+            self.table.put_item(
+                Item={**data, **self.key(data)}, ConditionExpression="attribute_exists(PK)"
+            )
+        except self.conditional_failed:
+            raise RuntimeError(f"{data[ID]} not found") from None
+        return data
+
     def get(self, data: dict[str, Any]) -> Optional[dict[str, Any]]:
         item = self.table.get_item(Key=self.key(data)).get("Item")
         if item is None:
@@ -213,6 +228,17 @@ def _add_verbs(suite: Suite, n: int, proxy: DynamoDbProxy, seed: SeedWay, model:
         person.save(condition=does_not_exist)
         return person
 
+    puts = {impl: itertools.count() for impl in ("dynamore", "seed", "PynamoDB")}
+
+    def put_data(impl: str) -> dict[str, Any]:
+        return {**PERSON, ID: PATCHED_ID, "age": next(puts[impl]) % 100}
+
+    def pynamodb_put() -> Any:
+        data = put_data("PynamoDB")
+        person = model(TITLE, PATCHED_ID, **data)
+        person.save(condition=model.pk.exists())
+        return person
+
     def pynamodb_patch() -> Any:
         data = _patch_data(patches["PynamoDB"])
         person = model(TITLE, PATCHED_ID)
@@ -228,6 +254,11 @@ def _add_verbs(suite: Suite, n: int, proxy: DynamoDbProxy, seed: SeedWay, model:
     suite.add("get", "dynamore", lambda: proxy.get(entity_class=Person, data=stable), ops=n)
     suite.add("get", "boto3 + jsonschema", lambda: seed.get(stable), ops=n)
     suite.add("get", "PynamoDB", lambda: model.get(TITLE, PATCHED_ID), ops=n)
+    suite.add(
+        "put", "dynamore", lambda: proxy.put(entity_class=Person, data=put_data("dynamore")), ops=n
+    )
+    suite.add("put", "boto3 + jsonschema", lambda: seed.put(put_data("seed")), ops=n)
+    suite.add("put", "PynamoDB", pynamodb_put, ops=n)
     suite.add(
         "patch",
         "dynamore",

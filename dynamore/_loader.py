@@ -15,12 +15,15 @@ many elements and carries on: elements above it that had already been written ar
 which changes nothing (an upsert rewrites the same item; in create mode, see below), so a run
 killed at any moment resumes without loss and without counting anything twice.
 
-Create mode counts an element that meets an existing item equal to it as written only when that
-item may be this load's own earlier write: the request was retried (an earlier attempt may have
-been applied), or the load resumed from a checkpoint (the interrupted run may have written the
-element before it stopped). Otherwise, an equal item already in the table or an exact duplicate
-of an earlier element, it counts as already existing. The one case this cannot tell apart: in a
-resumed run, an exact duplicate of an element also at or after the checkpoint counts as written.
+Create mode agrees with ``DynamoDbProxy.post``: an element that meets an existing item counts as
+written only when that item may be this load's own earlier write and equals the element in
+DynamoDB's terms (:func:`dynamore.codec.canonical_item`). It may be its own write when an
+earlier attempt of the same put may have been applied (its answer was lost: the error is
+``ambiguous``), or when the load resumed from a checkpoint (the interrupted run may have
+written the element before it stopped). Otherwise, an equal item already in the table, an
+exact duplicate of an earlier element, or a put retried only after throttling, it counts as
+already existing. The one case this cannot tell apart: in a resumed run, an exact duplicate of
+an element also at or after the checkpoint counts as written.
 
 Order. Elements are sharded over the workers by key, so two elements with the same id are
 written in input order (the later one wins in upsert mode; in create mode the first one is
@@ -38,7 +41,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 from dynamore._batch import (
@@ -62,11 +64,13 @@ from dynamore._checkpoint import (
     Progress,
     Reject,
 )
-from dynamore._protocol import Stats, Wire
-from dynamore.codec import decode_item, encode_item
+from dynamore._protocol import Stats, Wire, _may_have_applied
+from dynamore.codec import canonical_item, encode_item
 from dynamore.exceptions import (
     ConditionalCheckFailed,
+    ServiceError,
     ServiceValidationError,
+    TransportError,
     ValidationError,
 )
 
@@ -287,17 +291,15 @@ class _Run:
 
     def _create(self, wire: Wire, batch: list[_Pending]) -> _Outcomes:
         out: list[tuple[int, str, str]] = []
-        stats = wire.stats
         for p in batch:
             if self.stopping.is_set():
                 break
-            retries = stats.retries
-            conflict: list[ConditionalCheckFailed] = []
+            attempt = _CreateAttempt(wire, self._create_head + p.item + self._create_tail)
             try:
                 left, error = retry_rounds(
                     wire,
                     [p],
-                    partial(self._put, wire, p, conflict),
+                    attempt.send,
                     attempts=self.batch_attempts,
                     sleep=self.wait,
                     give_up=self.stopping.is_set,
@@ -310,32 +312,47 @@ class _Run:
                 break  # unsettled: sent again on resume
             if left:
                 out.append((p.position, FAILED, str(error)))
-            elif conflict and not self._own_write(
-                wire, p, conflict[0], conflict[0].ambiguous or stats.retries != retries
-            ):
+            elif attempt.conflict is not None and not self._own_write(p, attempt):
                 out.append((p.position, EXISTS, "already exists"))
             else:
                 out.append((p.position, WRITTEN, ""))
         return out
 
-    def _put(
-        self, wire: Wire, p: _Pending, conflict: list[ConditionalCheckFailed], _: object
-    ) -> list[_Pending]:
-        try:
-            wire.send("PutItem", b"".join((self._create_head, p.item, self._create_tail)))
-        except ConditionalCheckFailed as exc:
-            conflict.append(exc)
-        return []
-
-    def _own_write(
-        self, wire: Wire, p: _Pending, exc: ConditionalCheckFailed, retried: bool
-    ) -> bool:
-        # The stored item is equal to ours and may be our own earlier write (see the module
-        # docstring): a retried request, or a run resumed from a checkpoint below it.
-        if not (retried or self.resumed) or exc.item is None:
+    def _own_write(self, p: _Pending, attempt: _CreateAttempt) -> bool:
+        # The stored item may be our own earlier write (see the module docstring) and is
+        # equal to ours.
+        conflict = attempt.conflict
+        if conflict is None or not (attempt.ambiguous or conflict.ambiguous or self.resumed):
             return False
-        sent = decode_item(json.loads(p.item), use_decimal=wire.use_decimal)
-        return bool(exc.item == sent)
+        stored = conflict.body.get("Item")
+        return isinstance(stored, dict) and canonical_item(stored) == canonical_item(
+            json.loads(p.item)
+        )
+
+
+class _CreateAttempt:
+    """One conditional put of a create-mode load, through the rounds of ``retry_rounds``:
+    remembers the failed condition, and whether an earlier round may have been applied."""
+
+    __slots__ = ("ambiguous", "body", "conflict", "wire")
+
+    def __init__(self, wire: Wire, body: bytes) -> None:
+        self.wire = wire
+        self.body = body
+        self.conflict: Optional[ConditionalCheckFailed] = None
+        self.ambiguous = False
+
+    def send(self, pending: list[_Pending]) -> list[_Pending]:
+        try:
+            self.wire.send("PutItem", self.body)
+        except ConditionalCheckFailed as exc:
+            self.conflict = exc
+        except (ServiceError, TransportError) as exc:
+            # retry_rounds may send it again: a failed condition then may be this put's own.
+            if getattr(exc, "ambiguous", False) or _may_have_applied(exc):
+                self.ambiguous = True
+            raise
+        return []
 
 
 def load(
@@ -380,8 +397,9 @@ def load(
     ``progress_interval`` seconds. Callbacks run in the calling thread.
 
     The entity's ``pre`` hook (when overridden) can refuse an element (it is rejected); the
-    ``post`` hook is not called. Raises the first error retrying cannot fix (a missing table,
-    denied access) after stopping the workers; the last ``on_checkpoint`` stays valid.
+    ``post`` hook is not called. The table's keys are checked first, as the proxy's verbs do
+    (``DynamoDbProxy.ensure_table``). Raises the first error retrying cannot fix (a missing
+    table, denied access) after stopping the workers; the last ``on_checkpoint`` stays valid.
 
     >>> report = db.load(Person, rows, workers=8)   # doctest: +SKIP
     >>> report.written, report.rejected, report.rejects[:1]   # doctest: +SKIP
@@ -390,6 +408,7 @@ def load(
         raise ValidationError("mode", f"must be one of {list(MODES)}, not {mode!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValidationError("workers", "must be a positive integer")
+    proxy.ensure_table(entity_class)
     started = time.monotonic()
     start = resume if resume is not None else Checkpoint()
     budget = (deadline, deadline_margin_ms)
@@ -518,9 +537,9 @@ def load(
                 if data is SKIP:
                     ledger.settle(position, SKIPPED)
                     continue
-                instance = entity_class(data)
-                item = instance.data_with_identity()
-                if run_pre and entity_class.pre(pre_method, item) is False:
+                entity_class.check_keys_absent(data)
+                item = entity_class(data).data_with_identity()
+                if run_pre and entity_class.pre(http_method=pre_method, data=item) is False:
                     raise ValidationError("", f"refused by {entity_class.__name__}.pre")
                 wire_item = encode_item(item)
                 encoded = encode(wire_item)

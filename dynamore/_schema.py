@@ -13,15 +13,20 @@ import re
 import uuid
 import warnings
 from collections.abc import Iterator
-from typing import Any, Callable
+from decimal import Decimal
+from typing import Any, Callable, Optional
 
 from dynamore.exceptions import SchemaError, SchemaWarning, ValidationError
 
 __all__ = [
+    "JSON_TYPES",
     "KNOWN_KEYWORDS",
     "Validator",
+    "check_id_attribute",
+    "check_types",
     "compile_validator",
     "has_cross_attribute_rules",
+    "id_types",
     "patch_schema",
     "warn_unknown_keywords",
 ]
@@ -138,6 +143,22 @@ _CROSS_ATTRIBUTE = frozenset(
 
 _UUID4 = "uuid4"
 
+#: The types JSON Schema knows (dynamore also accepts 0.1's ``"uuid4"``).
+JSON_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
+
+# The Python values each JSON Schema type accepts (as fastjsonschema checks them; bool is
+# not an integer or a number there).
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    _UUID4: (str,),
+    "integer": (int,),
+    "number": (int, float, Decimal),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "array": (list, tuple),
+    "object": (dict,),
+}
+
 
 def _subschemas(schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for key in ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas"):
@@ -198,6 +219,54 @@ def warn_unknown_keywords(schema: dict[str, Any], owner: str, *, stacklevel: int
                 SchemaWarning,
                 stacklevel=stacklevel,
             )
+
+
+def check_types(schema: dict[str, Any], owner: str) -> None:
+    """SchemaError naming the place and the value of a ``type`` JSON Schema does not know
+    (fastjsonschema would only say "Unknown type")."""
+    for where, node in _schema_nodes(schema):
+        if "type" not in node:
+            continue
+        kind = node["type"]
+        for value in kind if isinstance(kind, list) else [kind]:
+            if not isinstance(value, str) or (value not in JSON_TYPES and value != _UUID4):
+                place = f"{where}.type" if where else "type"
+                raise SchemaError(
+                    f"{owner}.SCHEMA.{place}",
+                    f"{value!r} is not a JSON Schema type (one of {', '.join(sorted(JSON_TYPES))}"
+                    f", or dynamore 0.1's {_UUID4!r})",
+                )
+
+
+def check_id_attribute(schema: dict[str, Any], id_attribute: str, owner: str) -> None:
+    """SchemaError when the schema forbids the id attribute itself: no item could be stored."""
+    if schema.get("additionalProperties", True) is not False:
+        return
+    named = schema.get("properties")
+    if isinstance(named, dict) and id_attribute in named:
+        return
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict) and any(re.search(p, id_attribute) for p in patterns):
+        return
+    raise SchemaError(
+        f"{owner}.ID_ATTRIBUTE",
+        f"{id_attribute!r} is not in SCHEMA's properties and additionalProperties is false, "
+        "so no valid item could hold its id",
+    )
+
+
+def id_types(schema: dict[str, Any], id_attribute: str) -> Optional[tuple[tuple[type, ...], str]]:
+    """The Python types the schema's ``type`` allows for the id attribute, and their JSON
+    Schema names; None when its property says no ``type``. Checking an id alone against this
+    costs an ``isinstance``, a validator call several times that."""
+    properties = schema.get("properties")
+    sub = properties.get(id_attribute) if isinstance(properties, dict) else None
+    if not isinstance(sub, dict) or "type" not in sub:
+        return None
+    kind = sub["type"]
+    names = kind if isinstance(kind, list) else [kind]
+    types = tuple(dict.fromkeys(t for name in names for t in _PYTHON_TYPES[name]))
+    return types, " or ".join(names)
 
 
 def _rewrite_uuid4(schema: Any) -> Any:

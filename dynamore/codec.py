@@ -42,6 +42,13 @@ Round trips
     same float. Code that needs a float calls ``float()``; ``use_decimal=True`` reads every
     number exactly.
 
+Comparing items
+    :func:`canonical_item` turns a wire item into a form that compares equal exactly when
+    DynamoDB holds the same item: numbers by value (``"1.0"``, ``"1"`` and ``"1E+0"`` agree),
+    sets whatever their order, binary by its bytes, and every type kept apart (``true`` is not
+    ``1``). This is how a retried write recognises its own earlier write in what DynamoDB sends
+    back.
+
 Limits (checked before anything is sent, as :class:`ValidationError`, a ``ValueError``)
     Numbers: finite, at most 38 significant digits (leading and trailing zeros do not count, so
     ``10**40`` is fine and ``10**40 + 1`` is not), magnitude from 1E-130 to
@@ -72,6 +79,7 @@ from dynamore.exceptions import UnsupportedTypeError, ValidationError
 __all__ = [
     "MAX_DEPTH",
     "MAX_ITEM_BYTES",
+    "canonical_item",
     "decode_item",
     "decode_value",
     "encode_item",
@@ -614,3 +622,50 @@ def decode_item(av_map: dict[str, AttributeValue], *, use_decimal: bool = False)
     {'PK': 'PERSON', 'age': 123, 'w': 1.5}
     """
     return (_dec_map_decimal if use_decimal else _dec_map_float)(av_map)
+
+
+# --- canonical form ----------------------------------------------------------------------------
+
+
+def _canonical(av: AttributeValue) -> Any:
+    (tag,) = av
+    x = av[tag]
+    if tag == "S" or tag == "BOOL":
+        return tag, x
+    if tag == "N":
+        return tag, Decimal(x)  # compares and hashes by value: "1.0" == "1" == "1E+0"
+    if tag == "M":
+        return tag, frozenset((k, _canonical(v)) for k, v in x.items())
+    if tag == "L":
+        return tag, tuple(_canonical(v) for v in x)
+    if tag == "NULL":
+        return tag, None
+    if tag == "B":
+        return tag, _a2b(x)
+    if tag == "SS":
+        return tag, frozenset(x)
+    if tag == "NS":
+        return tag, frozenset(Decimal(t) for t in x)
+    if tag == "BS":
+        return tag, frozenset(_a2b(t) for t in x)
+    raise KeyError(tag)
+
+
+def canonical_item(av_map: dict[str, AttributeValue]) -> dict[str, Any]:
+    """A wire item in a form where two items compare equal exactly when DynamoDB stores the
+    same item (see "Comparing items" above): encode what was sent, take what came back, and
+    compare the two canonical forms.
+
+    >>> sent = encode_item({"n": 3.0, "t": ("a", 1), "s": {"x", "y"}})
+    >>> canonical_item(sent) == canonical_item(
+    ...     {"n": {"N": "3"}, "t": {"L": [{"S": "a"}, {"N": "1"}]}, "s": {"SS": ["y", "x"]}})
+    True
+    """
+    out = {}
+    name = ""
+    try:
+        for name, av in av_map.items():
+            out[name] = _canonical(av)
+    except Exception as exc:
+        raise _decode_error(exc, name) from None
+    return out

@@ -7,31 +7,42 @@
   every item of the type, ``put`` replaces and ``patch`` merges (``NotFound`` if absent),
   ``delete`` removes and returns the item (``NotFound`` if absent).
 - Every write is a single conditional request, so two writers never silently overwrite each
-  other. A patch is one ``UpdateItem`` when the schema has no rules that tie attributes
-  together (each patched attribute is then validated on its own, which is equivalent); when
-  it has such rules, or the entity overrides ``pre`` or ``add_dynamic_attributes`` (which need
-  the stored item), the verb reads the item, validates the merged result and writes it on
-  condition that the item is unchanged since the read, retrying a few times
-  (``ConcurrentUpdate`` if it keeps changing).
-- A ``post`` whose response was lost and whose retry meets its own write succeeds (the failed
-  condition returns the stored item; equal to what was sent means it was ours).
+  other. ``put`` and ``patch`` are ``UpdateItem`` requests that touch only the entity's own
+  attributes (and the dynamic ones it computes): attributes the entity does not own (a TTL
+  another writer set, index keys, anything outside the schema) survive. A patch is one
+  ``UpdateItem`` when the schema has no rules that tie attributes together (each patched
+  attribute is then validated on its own, which is equivalent); when it has such rules, or
+  the entity overrides ``pre`` or ``add_dynamic_attributes`` (which need the stored item), the
+  verb reads the item, validates the merged result and writes it on condition that the item is
+  unchanged since the read, retrying with jittered backoff a few times (``ConcurrentUpdate``
+  if it keeps changing).
+- A ``post`` whose answer was lost and whose retry meets its own write succeeds: only then
+  (the client marks the error ``ambiguous``), and only when the stored item equals what was
+  sent in DynamoDB's own terms (:func:`dynamore.codec.canonical_item`). Any other ``post``
+  that finds the id taken raises ``AlreadyExists``, even when the stored item is identical.
+- Before its first write to a table, a proxy checks once per process that the table's key
+  schema is the entity's ``pr_keys()`` (one ``DescribeTable``; ``check_table=False`` skips it).
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Optional
 
 from dynamore._client import Client
-from dynamore.codec import decode_item, encode_item
+from dynamore.codec import canonical_item, decode_item, encode_item
 from dynamore.entity import Entity
 from dynamore.exceptions import (
     AlreadyExists,
     ConcurrentUpdate,
     ConditionalCheckFailed,
+    ConfigurationError,
     NotFound,
     PreconditionFailed,
+    ServiceError,
 )
 
 if TYPE_CHECKING:  # the loader is imported on first use only
@@ -39,20 +50,45 @@ if TYPE_CHECKING:  # the loader is imported on first use only
 
 __all__ = [
     "GUARDED_WRITE_ATTEMPTS",
+    "GUARDED_WRITE_BASE",
+    "GUARDED_WRITE_CAP",
+    "MAX_EXPRESSION_LENGTH",
     "AlreadyExists",
     "DynamoDbProxy",
     "NotFound",
     "PreconditionFailed",
+    "guarded_write_delay",
     "shared_client",
 ]
 
+#: Read-merge-write attempts before ConcurrentUpdate.
 GUARDED_WRITE_ATTEMPTS = 5
+#: Backoff between those attempts, in seconds: full jitter, ``random() * min(base * 2**n, cap)``.
+GUARDED_WRITE_BASE = 0.02
+GUARDED_WRITE_CAP = 0.5
+#: DynamoDB's limit on an expression's length; a longer put is written by read-merge-write.
+MAX_EXPRESSION_LENGTH = 4096
 
 Item = dict[str, Any]
 EntityClass = type[Entity]
 
+# Update expressions by the shape of the write (its attribute names in order, the names it
+# removes, the key names): an entity type writes the same few shapes again and again, and
+# building the expression cost about as much as encoding the values. Bounded: past the limit,
+# new shapes are built each time.
+_MAX_SHAPES = 256
+_Plan = tuple[str, dict[str, str], tuple[tuple[str, str], ...]]
+_shapes: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], _Plan] = {}
+# What a read-merge-write decides from the stored item: the attributes to set and the names
+# to remove, or None to delete the item.
+Change = Optional[tuple[Item, Iterable[str]]]
+
 _shared: Optional[Client] = None
 _shared_lock = threading.Lock()
+
+# Key schemas of the tables this process has checked, by (endpoint, table): (hash, range).
+_key_schemas: dict[tuple[str, str], tuple[Optional[str], Optional[str]]] = {}
+_key_schemas_lock = threading.Lock()
 
 
 def shared_client() -> Client:
@@ -64,6 +100,40 @@ def shared_client() -> Client:
             if _shared is None:
                 _shared = Client()
     return _shared
+
+
+def guarded_write_delay(attempt: int, jitter: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after read-merge-write attempt ``attempt`` (from 1) met a concurrent
+    change: full jitter, so that writers who collided spread out instead of colliding again.
+
+    >>> guarded_write_delay(1, lambda: 0.5), guarded_write_delay(3, lambda: 0.5)
+    (0.01, 0.04)
+    """
+    return jitter() * min(GUARDED_WRITE_BASE * 2.0 ** min(attempt - 1, 32), GUARDED_WRITE_CAP)
+
+
+def _table_keys(client: Client, table: str) -> tuple[Optional[str], Optional[str]]:
+    """The table's (hash, range) key names, from one DescribeTable per process."""
+    cache_key = (client.endpoint.url, table)
+    found = _key_schemas.get(cache_key)
+    if found is not None:
+        return found
+    with _key_schemas_lock:  # threads racing at cold start share one DescribeTable
+        found = _key_schemas.get(cache_key)
+        if found is None:
+            try:
+                description = client.describe_table(table)
+            except ServiceError as exc:
+                if exc.code != "AccessDeniedException":
+                    raise
+                raise ConfigurationError(
+                    f"cannot check the key schema of table {table!r}: DescribeTable was "
+                    "denied; allow dynamodb:DescribeTable or pass check_table=False"
+                ) from exc
+            roles = {k.get("KeyType"): k.get("AttributeName") for k in description["KeySchema"]}
+            found = (roles.get("HASH"), roles.get("RANGE"))
+            _key_schemas[cache_key] = found
+    return found
 
 
 def _unchanged_since(
@@ -90,16 +160,79 @@ def _unchanged_since(
     return " AND ".join(parts), names, values
 
 
+def _update_expression(
+    item: Item,
+    remove: Iterable[str],
+    keys: list[str],
+    names: dict[str, str],
+    values: dict[str, Any],
+) -> str:
+    """``SET`` every attribute of ``item`` but the keys, ``REMOVE`` the names in ``remove``;
+    fills ``names`` and ``values`` with the placeholders (``#a``/``:a``, ``#r``)."""
+    shape = (tuple(item), tuple(remove), tuple(keys))
+    plan = _shapes.get(shape)
+    if plan is None:
+        plan = _plan_update(*shape)
+        if len(_shapes) < _MAX_SHAPES:
+            _shapes[shape] = plan
+    expression, placeholders, value_names = plan
+    names.update(placeholders)
+    for placeholder, name in value_names:
+        values[placeholder] = item[name]
+    return expression
+
+
+def _plan_update(
+    attributes: tuple[str, ...], remove: tuple[str, ...], keys: tuple[str, ...]
+) -> _Plan:
+    names: dict[str, str] = {}
+    value_names = []
+    sets = []
+    for i, name in enumerate(attributes):
+        if name in keys:
+            continue
+        names[f"#a{i}"] = name
+        value_names.append((f":a{i}", name))
+        sets.append(f"#a{i} = :a{i}")
+    removes = []
+    for j, name in enumerate(remove):
+        names[f"#r{j}"] = name
+        removes.append(f"#r{j}")
+    expression = "SET " + ", ".join(sets) if sets else ""
+    if removes:
+        expression += (" REMOVE " if expression else "REMOVE ") + ", ".join(removes)
+    return expression, names, tuple(value_names)
+
+
 class DynamoDbProxy:
     """REST-like verbs (post, get, put, patch, delete) for Entity classes in one table.
 
     ``client``: a :class:`dynamore.Client`; by default one shared per process (endpoint,
     region and credentials from the environment, e.g. ``DDB_ENDPOINT`` for DynamoDB Local).
+    ``check_table``: before the first write of an entity type, check that the table's keys
+    are the entity's ``pr_keys()`` (one ``DescribeTable`` per table per process, needing the
+    ``dynamodb:DescribeTable`` permission); a mismatch is a ConfigurationError. ``sleep`` and
+    ``jitter`` serve the backoff between read-merge-write attempts (see
+    :func:`guarded_write_delay`); tests inject them.
+
+    >>> db = DynamoDbProxy(table_name="MyTable", check_table=False)   # doctest: +SKIP
     """
 
-    def __init__(self, *, table_name: str, client: Optional[Client] = None) -> None:
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        client: Optional[Client] = None,
+        check_table: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         self.table_name = table_name
         self._client = client
+        self.check_table = check_table
+        self._sleep = sleep
+        self._jitter = jitter
+        self._checked: set[EntityClass] = set()  # entity types this proxy has checked
 
     @property
     def client(self) -> Client:
@@ -108,20 +241,35 @@ class DynamoDbProxy:
             self._client = shared_client()
         return self._client
 
+    def ensure_table(self, entity_class: EntityClass) -> None:
+        """Check that the table's key schema is ``entity_class.pr_keys()`` (see the class
+        docstring); the verbs that write call it. ConfigurationError naming both if not."""
+        if not self.check_table or entity_class in self._checked:
+            return
+        hash_key, range_key = _table_keys(self.client, self.table_name)
+        pk, sk = entity_class.pr_keys()
+        if (hash_key, range_key) != (pk, sk):
+            raise ConfigurationError(
+                f"table {self.table_name!r} has hash key {hash_key!r} and range key "
+                f"{range_key!r}, but {entity_class.__name__}.pr_keys() is {[pk, sk]!r}: "
+                "items would overwrite each other or not be found; use a table with these "
+                "keys or override pr_keys"
+            )
+        self._checked.add(entity_class)
+
     # -- verbs ----------------------------------------------------------------------------------
 
     def get(self, *, entity_class: EntityClass, data: Optional[Item] = None) -> Optional[Any]:
         """With the id in ``data``: that item, or None. Without: every item of the type (a
         list, across all pages)."""
         if data and entity_class.ID_ATTRIBUTE in data:
-            item = self.client.get_item(self.table_name, entity_class.make_identity(data))
+            item = self.client.get_item(self.table_name, entity_class.key_for(data))
             return None if item is None else entity_class.strip_keys(item)
         pk, sk = entity_class.pr_keys()
-        title = entity_class._title
-        prefix = entity_class.SORT_KEY_FORMAT.split("{id}", 1)[0].format(title=title)
+        prefix = entity_class.SORT_KEY_FORMAT.split("{id}", 1)[0].format(title=entity_class._title)
         condition = "#pk = :pk"
         names = {"#pk": pk}
-        values = {":pk": title}
+        values = {":pk": entity_class.partition_value()}
         if prefix:
             condition += " AND begins_with(#sk, :prefix)"
             names["#sk"] = sk
@@ -131,9 +279,11 @@ class DynamoDbProxy:
 
     def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken. Returns the stored data."""
+        entity_class.check_keys_absent(data)
         instance = entity_class(data)
         item = instance.data_with_identity()
-        if entity_class.pre("POST", item) is False:
+        self.ensure_table(entity_class)
+        if entity_class.pre(http_method="POST", data=item) is False:
             raise PreconditionFailed(f"{entity_class.__name__}.pre refused POST")
         try:
             self.client.put_item(
@@ -144,44 +294,65 @@ class DynamoDbProxy:
                 return_values_on_failure="ALL_OLD",
             )
         except ConditionalCheckFailed as exc:
-            # Equal to what we sent: our own earlier attempt landed and its answer was lost.
-            if exc.item != item:
+            if not (exc.ambiguous and _is_own_write(item, exc)):
                 raise AlreadyExists(self._describe(entity_class, data)) from None
-        entity_class.post("POST", item)
+        entity_class.post(http_method="POST", data=item)
         return instance.data()
 
     def put(self, *, entity_class: EntityClass, data: Item) -> Item:
-        """Replace the entity; NotFound if it does not exist. Returns the stored data."""
+        """Replace the entity's own attributes; NotFound if it does not exist. Attributes the
+        entity does not own survive (see :meth:`Entity.owns`). Returns the stored data."""
+        entity_class.check_keys_absent(data)
         instance = entity_class(data)
         item = instance.data_with_identity()
+        self.ensure_table(entity_class)
+        keys = entity_class.pr_keys()
+        key = {keys[0]: item[keys[0]], keys[1]: item[keys[1]]}
         existing: Optional[Item] = None
-        if entity_class.hook_overridden("pre"):
+        names: dict[str, str] = {"#pk": keys[0]}
+        values: dict[str, Any] = {}
+        update = ""
+        reads = entity_class.hook_overridden("pre") or bool(
+            entity_class.SCHEMA.get("patternProperties")
+        )
+        if not reads:
+            properties = entity_class.SCHEMA.get("properties", ())
+            gone = [name for name in properties if name not in item]
+            update = _update_expression(item, gone, keys, names, values)
+        if reads or len(update) > MAX_EXPRESSION_LENGTH:
+            # The stored item is needed: for the pre hook, or to know which stored attributes
+            # match the schema's patternProperties (or the expression is too long for one).
 
-            def replace(current: Item) -> Item:
-                if entity_class.pre("PUT", item, entity_class.strip_keys(current)) is False:
+            def replace(current: Item) -> Change:
+                if entity_class.pre(http_method="PUT", data=item, existing_item=current) is False:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PUT")
-                return item
+                owned = entity_class.owns
+                return item, [n for n in current if n not in item and n not in keys and owned(n)]
 
-            current, _ = self._guarded_write(entity_class, instance.identity(), replace)
-            existing = entity_class.strip_keys(current)
+            existing, _ = self._guarded_write(entity_class, key, replace)
         else:
+            wants_old = entity_class.hook_overridden("post")
             try:
-                self.client.put_item(
+                existing = self.client.update_item(
                     self.table_name,
-                    item,
+                    key,
+                    update=update,
                     condition="attribute_exists(#pk)",
-                    names={"#pk": entity_class.pr_keys()[0]},
+                    names=names,
+                    values=values,
+                    return_values="ALL_OLD" if wants_old else None,
                 )
             except ConditionalCheckFailed:
                 raise NotFound(self._describe(entity_class, data)) from None
-        entity_class.post("PUT", item, existing)
+        entity_class.post(http_method="PUT", data=item, existing_item=existing)
         return instance.data()
 
     def patch(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Merge ``data`` into the stored entity; NotFound if it does not exist. The merged
-        entity must satisfy the schema. Returns the merged data."""
-        entity_class.check_keys_absent(data)
-        key = entity_class.make_identity(data)
+        entity must satisfy the schema; attributes not in ``data`` are left as they are.
+        Returns the merged data."""
+        key = entity_class.key_for(data)
+        self.ensure_table(entity_class)
         validate_patch = entity_class._validators.patch
         if (
             validate_patch is None
@@ -189,31 +360,40 @@ class DynamoDbProxy:
             or entity_class.hook_overridden("add_dynamic_attributes")
         ):
 
-            def merge(current: Item) -> Item:
+            def merge(current: Item) -> Change:
                 stored = entity_class.strip_keys(current)
                 # Dynamic attributes are recomputed, not validated as data.
                 instance = entity_class({**entity_class.own_attributes(stored), **data})
-                if entity_class.pre("PATCH", data, stored) is False:
+                if entity_class.pre(http_method="PATCH", data=data, existing_item=current) is False:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PATCH")
-                return instance.data_with_identity()
+                # Only what the patch gives and the dynamic attributes are written: the rest
+                # is as read (the condition makes sure), and writing it back could round a
+                # number to the float it was read as.
+                own = instance.attributes
+                item = instance.data_with_identity()
+                return {k: v for k, v in item.items() if k in data or k not in own}, ()
 
             _, new = self._guarded_write(entity_class, key, merge)
             merged = new if new is not None else {}
         else:
             validate_patch(data)
             merged = self._update(entity_class, key, data)
-        result = entity_class.strip_keys(merged)
-        entity_class.post("PATCH", data, result)
-        return result
+        entity_class.post(http_method="PATCH", data=data, existing_item=merged)
+        return entity_class.strip_keys(merged)
 
     def delete(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Delete the entity; NotFound if it does not exist. Returns the deleted data."""
-        key = entity_class.make_identity(data)
+        key = entity_class.key_for(data)
+        self.ensure_table(entity_class)
         if entity_class.hook_overridden("pre"):
 
-            def check(current: Item) -> None:
-                if entity_class.pre("DELETE", entity_class.strip_keys(current)) is False:
+            def check(current: Item) -> Change:
+                if (
+                    entity_class.pre(http_method="DELETE", data=entity_class.strip_keys(current))
+                    is False
+                ):
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused DELETE")
+                return None
 
             old, _ = self._guarded_write(entity_class, key, check)
         else:
@@ -233,7 +413,7 @@ class DynamoDbProxy:
                 deleted = {entity_class.ID_ATTRIBUTE: data[entity_class.ID_ATTRIBUTE]}
             old = deleted or {}
         result = entity_class.strip_keys(old)
-        entity_class.post("DELETE", result)
+        entity_class.post(http_method="DELETE", data=result)
         return result
 
     def load(self, entity_class: EntityClass, items: Iterable[Any], **options: Any) -> LoadReport:
@@ -251,17 +431,12 @@ class DynamoDbProxy:
         id_attribute = entity_class.ID_ATTRIBUTE
         return f"{entity_class._title} {id_attribute}={data.get(id_attribute)!r}"
 
-    def _update(self, entity_class: EntityClass, key: dict[str, str], data: Item) -> Item:
-        names = {"#pk": entity_class.pr_keys()[0]}
+    def _update(self, entity_class: EntityClass, key: dict[str, Any], data: Item) -> Item:
+        keys = entity_class.pr_keys()
+        names = {"#pk": keys[0]}
         values: dict[str, Any] = {}
-        sets = []
-        for i, (name, value) in enumerate(data.items()):
-            if name == entity_class.ID_ATTRIBUTE:
-                continue
-            names[f"#a{i}"] = name
-            values[f":a{i}"] = value
-            sets.append(f"#a{i} = :a{i}")
-        if not sets:  # nothing to change: still NotFound if the entity is absent
+        changes = {k: v for k, v in data.items() if k != entity_class.ID_ATTRIBUTE}
+        if not changes:  # nothing to change: still NotFound if the entity is absent
             current = self.client.get_item(self.table_name, key, consistent=True)
             if current is None:
                 raise NotFound(self._describe(entity_class, data))
@@ -270,7 +445,7 @@ class DynamoDbProxy:
             new = self.client.update_item(
                 self.table_name,
                 key,
-                update="SET " + ", ".join(sets),
+                update=_update_expression(changes, (), keys, names, values),
                 condition="attribute_exists(#pk)",
                 names=names,
                 values=values,
@@ -283,38 +458,61 @@ class DynamoDbProxy:
     def _guarded_write(
         self,
         entity_class: EntityClass,
-        key: dict[str, str],
-        build: Callable[[Item], Optional[Item]],
+        key: dict[str, Any],
+        build: Callable[[Item], Change],
     ) -> tuple[Item, Optional[Item]]:
-        """Read the item, let ``build`` decide (the new item, or None to delete), and write on
-        condition that the item is unchanged since the read; re-read and retry if it changed."""
+        """Read the item, let ``build`` decide (attributes to set and names to remove, or None
+        to delete), and write on condition that the item is unchanged since the read; re-read
+        and retry after a jittered backoff if it changed. Returns the item read and the item
+        as written (None after a delete)."""
         read = {"TableName": self.table_name, "Key": encode_item(key), "ConsistentRead": True}
-        for _ in range(GUARDED_WRITE_ATTEMPTS):
+        keys = entity_class.pr_keys()
+        for attempt in range(1, GUARDED_WRITE_ATTEMPTS + 1):
             raw = self.client.call("GetItem", read).get("Item")
             if raw is None:
                 raise NotFound(f"{entity_class._title} {key}")
             current = decode_item(raw, use_decimal=self.client.use_decimal)
-            new = build(current)
+            change = build(current)
             # The condition compares exact numbers (Decimal), never floats that may have
             # dropped digits the stored value has.
             condition, names, values = _unchanged_since(
                 decode_item(raw, use_decimal=True), entity_class
             )
             try:
-                if new is None:
+                if change is None:
                     self.client.delete_item(
                         self.table_name, key, condition=condition, names=names, values=values
                     )
-                else:
-                    self.client.put_item(
-                        self.table_name, new, condition=condition, names=names, values=values
-                    )
+                    return current, None
+                # An update, not a put: attributes that appear meanwhile and that this write
+                # does not own (a TTL, say) survive it.
+                attributes, remove = change
+                removed = list(remove)
+                self.client.update_item(
+                    self.table_name,
+                    key,
+                    update=_update_expression(attributes, removed, keys, names, values),
+                    condition=condition,
+                    names=names,
+                    values=values,
+                )
+                # What the condition let through is exactly the read item, changed so.
+                new = {k: v for k, v in current.items() if k not in removed}
+                new.update(attributes)
+                return current, new
             except ConditionalCheckFailed as exc:
-                if new is None and exc.ambiguous:
+                if change is None and exc.ambiguous:
                     return current, None  # our own earlier attempt deleted it
-                continue
-            return current, new
+            if attempt < GUARDED_WRITE_ATTEMPTS:
+                self._sleep(guarded_write_delay(attempt, self._jitter))
         raise ConcurrentUpdate(
             f"{entity_class._title} {key} changed under {GUARDED_WRITE_ATTEMPTS} attempts "
             "to read, merge and write it; nothing was overwritten"
         )
+
+
+def _is_own_write(item: Item, exc: ConditionalCheckFailed) -> bool:
+    """Is the stored item that failed a create's condition equal to ``item``, in DynamoDB's
+    terms (numbers by value, sets in any order, tuples as lists)?"""
+    stored = exc.body.get("Item")
+    return isinstance(stored, dict) and canonical_item(encode_item(item)) == canonical_item(stored)

@@ -15,29 +15,49 @@ Schema would silently ignore (``"min"`` for ``"minimum"``) draw a
 :class:`~dynamore.exceptions.SchemaWarning`. dynamore 0.1's custom ``"type": "uuid4"`` is
 accepted: a string holding a UUID.
 
-Storage layout: ``PK`` = the schema's title, ``SK`` = the id value (``PERSON`` / ``123456``).
-Tables written by dynamore 0.1.x, which stored ``SK = "#PERSON#123456"``, are read and written
-by setting ``SORT_KEY_FORMAT = LEGACY_SORT_KEY_FORMAT`` on the entity class.
+Storage layout: ``PK`` = :meth:`Entity.partition_value` (the schema's title), ``SK`` = the id
+value (``PERSON`` / ``123456``). Tables written by dynamore 0.1.x, which stored
+``SK = "#PERSON#123456"``, are read and written by setting
+``SORT_KEY_FORMAT = LEGACY_SORT_KEY_FORMAT`` on the entity class.
+
+``Entity(data)`` checks ``data`` against ``SCHEMA`` and nothing else, as in dynamore 0.1 (the
+base class itself takes ``Entity({})``); what a verb needs beyond that, an id that makes a
+usable key and no key attributes of its own, is checked by the verb (:meth:`Entity.key_for`,
+:meth:`Entity.identity`, :meth:`Entity.check_keys_absent`).
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, Optional
 
 from dynamore._schema import (
     Validator,
+    check_id_attribute,
+    check_types,
     compile_validator,
     has_cross_attribute_rules,
+    id_types,
     patch_schema,
     warn_unknown_keywords,
 )
 from dynamore.exceptions import SchemaError, ValidationError
 
-__all__ = ["LEGACY_SORT_KEY_FORMAT", "SORT_KEY_FORMAT", "Entity"]
+__all__ = [
+    "LEGACY_SORT_KEY_FORMAT",
+    "MAX_PARTITION_KEY_BYTES",
+    "MAX_SORT_KEY_BYTES",
+    "SORT_KEY_FORMAT",
+    "Entity",
+]
 
 SORT_KEY_FORMAT = "{id}"
 LEGACY_SORT_KEY_FORMAT = "#{title}#{id}"
+
+#: DynamoDB's limits on key values, in UTF-8 bytes.
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
 
 
 class _Validators(NamedTuple):
@@ -45,13 +65,33 @@ class _Validators(NamedTuple):
     patch: Optional[Validator]  # None: the schema ties attributes together
 
 
+def _check_key_value(name: str, value: Any, limit: int, what: str) -> None:
+    if type(value) is str:
+        # Four UTF-8 bytes per character at most: only long strings need encoding.
+        if value and (len(value) * 4 <= limit or len(value.encode("utf-8")) <= limit):
+            return
+    elif type(value) is bytes:
+        if value and len(value) <= limit:
+            return
+    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return
+    if not value:
+        raise ValidationError(name, f"the {what} value is empty; DynamoDB refuses empty keys")
+    size = len(value.encode("utf-8")) if isinstance(value, str) else len(value)
+    if isinstance(value, (str, bytes)):
+        raise ValidationError(
+            name, f"the {what} value is {size} bytes, over DynamoDB's limit of {limit} bytes"
+        )
+    raise ValidationError(name, f"a key value must be a string, not {type(value).__name__}")
+
+
 class Entity:
     """Base class of stored entity types; see the module docstring.
 
     Overridable class methods (as in dynamore 0.1): :meth:`pr_keys`, :meth:`make_identity`,
-    :meth:`pre`, :meth:`post`; instance hook :meth:`add_dynamic_attributes`.
-    ``Entity(data)`` validates ``data`` and raises ValidationError (a ValueError) if it is not
-    valid.
+    :meth:`pre`, :meth:`post`, and :meth:`partition_value`; instance hook
+    :meth:`add_dynamic_attributes`. ``Entity(data)`` validates ``data`` against ``SCHEMA`` and
+    raises ValidationError (a ValueError) if it is not valid.
     """
 
     SCHEMA: ClassVar[dict[str, Any]] = {
@@ -65,12 +105,18 @@ class Entity:
     SORT_KEY_FORMAT: ClassVar[str] = SORT_KEY_FORMAT
     LEGACY_SORT_KEY_FORMAT: ClassVar[str] = LEGACY_SORT_KEY_FORMAT
 
-    # Built once per class by __init_subclass__.
+    # Built once per class by _prepare (for Entity itself on first use, so that importing
+    # this module compiles nothing).
     _validators: ClassVar[_Validators]
-    _title: ClassVar[str]
+    _title: ClassVar[str] = "ENTITY"
+    _id_types: ClassVar[Optional[tuple[tuple[type, ...], str]]] = None  # see _schema.id_types
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._prepare()
+
+    @classmethod
+    def _prepare(cls) -> None:
         schema = cls.SCHEMA
         owner = cls.__qualname__
         if not isinstance(schema, dict):
@@ -85,23 +131,34 @@ class Entity:
             raise SchemaError(f"{owner}.pr_keys", "must return two attribute names")
         if cls.ID_ATTRIBUTE in keys:
             raise SchemaError(f"{owner}.ID_ATTRIBUTE", f"cannot be a key attribute {keys}")
-        warn_unknown_keywords(schema, owner)
+        warn_unknown_keywords(schema, owner, stacklevel=4)
+        check_types(schema, owner)
         cls._title = title
+        full = compile_validator(schema, owner)
         # A partial update can be validated on its own only when no rule ties attributes
         # together; otherwise patch validates the merged item (see dynamodb_proxy).
-        cls._validators = _Validators(
-            compile_validator(schema, owner),
+        patch = (
             None
             if has_cross_attribute_rules(schema)
-            else compile_validator(patch_schema(schema), owner),
+            else compile_validator(patch_schema(schema), owner)
         )
+        # Entity's own placeholder SCHEMA has no id: a class that keeps it is a base for
+        # others (Entity itself, a mixin of hooks), not a type that is stored.
+        if schema is not Entity.SCHEMA:
+            check_id_attribute(schema, cls.ID_ATTRIBUTE, owner)
+        cls._validators = _Validators(full, patch)
+        cls._id_types = id_types(schema, cls.ID_ATTRIBUTE)
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
-        self.check_keys_absent(data)
-        self.attributes: dict[str, Any] = self._validators.full(dict(data))
-        if self.ID_ATTRIBUTE not in self.attributes:
-            raise ValidationError(self.ID_ATTRIBUTE, "the id attribute is required")
+        if not isinstance(data, dict):
+            raise ValidationError("", f"entity data must be a dict, not {type(data).__name__}")
+        try:
+            validate = self._validators.full
+        except AttributeError:  # Entity itself, not prepared yet
+            Entity._prepare()
+            validate = self._validators.full
+        self.attributes: dict[str, Any] = validate(dict(data))
 
     # -- overridable hooks (dynamore 0.1's API) -----------------------------------------------
 
@@ -111,7 +168,14 @@ class Entity:
         return ["PK", "SK"]
 
     @classmethod
-    def make_identity(cls, data: Optional[dict[str, Any]]) -> dict[str, str]:
+    def partition_value(cls) -> str:
+        """The partition key value of every item of this type: the schema's title. Both
+        :meth:`make_identity` and listing (``get`` without an id) use it, so override this,
+        not :meth:`make_identity`, to store a type under another partition."""
+        return cls._title
+
+    @classmethod
+    def make_identity(cls, data: Optional[dict[str, Any]]) -> dict[str, Any]:
         """The key of the item ``data`` describes; ValidationError without the id attribute."""
         if not data or cls.ID_ATTRIBUTE not in data:
             raise ValidationError(cls.ID_ATTRIBUTE, "the id attribute is required")
@@ -121,22 +185,27 @@ class Entity:
                 cls.ID_ATTRIBUTE, "the id must be a non-empty string or an integer"
             )
         pk, sk = cls.pr_keys()
-        return {pk: cls._title, sk: cls.SORT_KEY_FORMAT.format(title=cls._title, id=value)}
+        return {
+            pk: cls.partition_value(),
+            sk: cls.SORT_KEY_FORMAT.format(title=cls._title, id=value),
+        }
 
     @classmethod
     def pre(
         cls, http_method: str, data: dict[str, Any], existing_item: Optional[dict[str, Any]] = None
     ) -> bool:
         """Called before a write; return False to stop it (PreconditionFailed, nothing
-        written). ``existing_item`` is the stored item for PUT, PATCH and DELETE; when this
-        hook is overridden, those verbs read it first and write only if it is unchanged."""
+        written). What each verb passes is tabled in the README ("Hooks"); ``existing_item``
+        is the stored item (with its key attributes) for PUT and PATCH: when this hook is
+        overridden, those verbs and DELETE read the item first and write only if it is
+        unchanged."""
         return True
 
     @classmethod
     def post(
         cls, http_method: str, data: dict[str, Any], existing_item: Optional[dict[str, Any]] = None
     ) -> Any:
-        """Called after a successful write, with what was written."""
+        """Called after a successful write, with what was written (see the README's table)."""
         return True
 
     def add_dynamic_attributes(self, item: dict[str, Any]) -> None:
@@ -144,9 +213,9 @@ class Entity:
 
     # -- accessors ----------------------------------------------------------------------------
 
-    def identity(self) -> dict[str, str]:
-        """This entity's key attributes."""
-        return self.make_identity(self.attributes)
+    def identity(self) -> dict[str, Any]:
+        """This entity's key attributes, checked against DynamoDB's key rules."""
+        return self._checked_key(self.make_identity(self.attributes))
 
     def data(self) -> dict[str, Any]:
         """A copy of this entity's own attributes (no key attributes)."""
@@ -160,6 +229,41 @@ class Entity:
         return item
 
     # -- helpers used by DynamoDbProxy ----------------------------------------------------------
+
+    @classmethod
+    def key_for(cls, data: Any) -> dict[str, Any]:
+        """The key of the item ``data`` names by its id, for the verbs that take only an id
+        (get, patch, delete): the id must satisfy its own rules in the schema (so ``7`` is
+        not ``"7"`` when the id is a string), and the key DynamoDB's limits."""
+        cls.check_keys_absent(data)
+        id_attribute = cls.ID_ATTRIBUTE
+        if id_attribute not in data:
+            raise ValidationError(id_attribute, "the id attribute is required")
+        if cls._id_types is not None:
+            value = data[id_attribute]
+            types, names = cls._id_types
+            if not isinstance(value, types) or (type(value) is bool and bool not in types):
+                raise ValidationError(
+                    id_attribute, f"must be {names}, as the schema says, not {type(value).__name__}"
+                )
+        return cls._checked_key(cls.make_identity(data))
+
+    @classmethod
+    def _checked_key(cls, key: dict[str, Any]) -> dict[str, Any]:
+        pk, sk = cls.pr_keys()
+        pk_value, sk_value = key.get(pk), key.get(sk)
+        # The common case in one test: short non-empty strings (4 UTF-8 bytes per character
+        # at most), no encoding needed.
+        if (
+            type(pk_value) is str
+            and type(sk_value) is str
+            and 0 < len(pk_value) <= MAX_PARTITION_KEY_BYTES // 4
+            and 0 < len(sk_value) <= MAX_SORT_KEY_BYTES // 4
+        ):
+            return key
+        _check_key_value(pk, pk_value, MAX_PARTITION_KEY_BYTES, "partition key")
+        _check_key_value(sk, sk_value, MAX_SORT_KEY_BYTES, f"sort key ({cls.ID_ATTRIBUTE})")
+        return key
 
     @classmethod
     def check_keys_absent(cls, data: Any) -> None:
@@ -177,14 +281,23 @@ class Entity:
         return {k: v for k, v in item.items() if k != pk and k != sk}
 
     @classmethod
+    def owns(cls, name: str) -> bool:
+        """Whether attribute ``name`` is the entity's own: named in the schema's
+        ``properties`` or matching its ``patternProperties``. Every other attribute of a
+        stored item (a TTL another writer sets, index keys, dynamic attributes) survives
+        ``put`` and ``patch``."""
+        schema = cls.SCHEMA
+        if name in schema.get("properties", ()):
+            return True
+        return any(re.search(p, name) for p in schema.get("patternProperties", ()))
+
+    @classmethod
     def own_attributes(cls, data: dict[str, Any]) -> dict[str, Any]:
         """``data`` without attributes the schema cannot hold (those added by
         ``add_dynamic_attributes`` when the schema forbids additional properties)."""
         if cls.SCHEMA.get("additionalProperties", True) is not False:
             return data
-        named = cls.SCHEMA.get("properties", {})
-        patterns = [re.compile(p) for p in cls.SCHEMA.get("patternProperties", {})]
-        return {k: v for k, v in data.items() if k in named or any(p.search(k) for p in patterns)}
+        return {k: v for k, v in data.items() if cls.owns(k)}
 
     @classmethod
     def hook_overridden(cls, name: str) -> bool:

@@ -881,3 +881,60 @@ def test_our_rules_are_the_servers(table: str, raw: RawDynamo) -> None:
     back = raw.get(table, "p", "deepest")
     assert back is not None
     assert decode_item(back) == {"PK": "p", "SK": "deepest", **deepest}
+
+
+# -- canonical form -----------------------------------------------------------------------------
+
+
+def test_canonical_item_equal_for_what_dynamodb_stores_the_same() -> None:
+    sent = codec.encode_item(
+        {
+            "n": 3.0,
+            "d": Decimal("19.90"),
+            "e": Decimal("1E+2"),
+            "t": (Decimal("1.10"), "EUR"),
+            "ss": {"b", "a", "c"},
+            "ns": {Decimal("1.50"), 2},
+            "bs": {b"\x00", b"a"},
+            "b": b"\xff",
+            "m": {"x": [None, True], "y": {"z": 0.5}},
+        }
+    )
+    # As DynamoDB may send it back: numbers normalised, sets in another order, keys reordered.
+    back = {
+        "m": {
+            "M": {"y": {"M": {"z": {"N": "0.50"}}}, "x": {"L": [{"NULL": True}, {"BOOL": True}]}}
+        },
+        "b": {"B": base64.b64encode(b"\xff").decode()},
+        "bs": {"BS": [base64.b64encode(b"a").decode(), "AA=="]},
+        "ns": {"NS": ["2", "1.5"]},
+        "ss": {"SS": ["c", "a", "b"]},
+        "t": {"L": [{"N": "1.1"}, {"S": "EUR"}]},
+        "e": {"N": "100"},
+        "d": {"N": "19.9"},
+        "n": {"N": "3"},
+    }
+    assert codec.canonical_item(sent) == codec.canonical_item(back)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"BOOL": True}, {"N": "1"}),  # equal in Python (True == 1), not in DynamoDB
+        ({"S": "1"}, {"N": "1"}),
+        ({"N": "0.1"}, {"N": "0.10000000000000001"}),  # the same float, not the same number
+        ({"L": [{"N": "1"}, {"N": "2"}]}, {"L": [{"N": "2"}, {"N": "1"}]}),  # lists keep order
+        ({"SS": ["a", "b"]}, {"SS": ["a"]}),
+        ({"L": [{"S": "a"}]}, {"SS": ["a"]}),
+        ({"M": {"a": {"NULL": True}}}, {"M": {}}),
+        ({"B": "AA=="}, {"S": "AA=="}),
+    ],
+    ids=repr,
+)
+def test_canonical_item_tells_different_items_apart(one: Any, other: Any) -> None:
+    assert codec.canonical_item({"v": one}) != codec.canonical_item({"v": other})
+
+
+def test_canonical_item_names_a_malformed_attribute() -> None:
+    with pytest.raises(ValidationError, match="v: unknown AttributeValue type 'X'"):
+        codec.canonical_item({"ok": {"S": "x"}, "v": {"X": "1"}})

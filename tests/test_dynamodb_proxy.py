@@ -1,5 +1,7 @@
-"""DynamoDbProxy's REST verbs against DynamoDB Local: the verb matrix, races, paging, hooks,
-the 0.1.x layout switch and exactly-once create through a lost response."""
+"""DynamoDbProxy's REST verbs against DynamoDB Local: the verb matrix, races, paging, the 0.1.x
+layout switch, attributes the entity does not own, key rules, and the backoff of read-merge-write.
+(Exactly-once create: test_dynamodb_proxy_create; the table check: test_dynamodb_proxy_table;
+hooks: test_compat_0_1.)"""
 
 from __future__ import annotations
 
@@ -9,7 +11,12 @@ from typing import Any, Optional
 import pytest
 
 from dynamore import Client
-from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy, NotFound, PreconditionFailed
+from dynamore.dynamodb_proxy import (
+    AlreadyExists,
+    DynamoDbProxy,
+    NotFound,
+    guarded_write_delay,
+)
 from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
 from dynamore.exceptions import ConcurrentUpdate, ValidationError
 from tests.test_entity import JEANNE, PERSON_SCHEMA, Person
@@ -147,39 +154,6 @@ def test_integral_float_rule(db: DynamoDbProxy) -> None:
     # does not (documented in dynamore.codec).
     db.post(entity_class=Note, data={"id": "f", "value": 3.0})
     assert db.get(entity_class=Note, data={"id": "f"})["value"] == 3
-
-
-def test_hooks_see_what_the_seed_promised(db: DynamoDbProxy) -> None:
-    calls: list[tuple[str, str, Any, Optional[Item]]] = []
-
-    class Hooked(Person):
-        @classmethod
-        def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
-            calls.append(("pre", http_method, data, existing_item))
-            return data.get("name") != "forbidden"
-
-        @classmethod
-        def post(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> Any:
-            calls.append(("post", http_method, data, existing_item))
-            return True
-
-    db.post(entity_class=Hooked, data=JEANNE)
-    assert calls[0][:2] == ("pre", "POST") and calls[1][:2] == ("post", "POST")
-    calls.clear()
-    db.put(entity_class=Hooked, data={**JEANNE, "age": 1})
-    assert calls[0][:2] == ("pre", "PUT") and calls[0][3] == JEANNE
-    calls.clear()
-    db.patch(entity_class=Hooked, data={"id_number": "123456", "age": 2})
-    assert calls[0] == ("pre", "PATCH", {"id_number": "123456", "age": 2}, {**JEANNE, "age": 1})
-    with pytest.raises(PreconditionFailed):
-        db.put(entity_class=Hooked, data={**JEANNE, "name": "forbidden"})
-    with pytest.raises(PreconditionFailed):
-        db.post(entity_class=Hooked, data={**JEANNE, "id_number": "2", "name": "forbidden"})
-    assert db.get(entity_class=Hooked, data={"id_number": "123456"}) == {**JEANNE, "age": 2}
-    assert db.get(entity_class=Hooked, data={"id_number": "2"}) is None
-    calls.clear()
-    assert db.delete(entity_class=Hooked, data={"id_number": "123456"}) == {**JEANNE, "age": 2}
-    assert calls[0] == ("pre", "DELETE", {**JEANNE, "age": 2}, None)
 
 
 def test_patch_with_cross_attribute_rules_validates_the_merged_item(db: DynamoDbProxy) -> None:
@@ -342,8 +316,12 @@ def test_read_merge_write_with_more_digits_than_a_float_holds(db: DynamoDbProxy)
     class Precise(Note):
         SCHEMA = {**Note.SCHEMA, "title": "PRECISE", "dependencies": {"x": ["text"]}}
 
-    db.post(entity_class=Precise, data={"id": "p", "value": Decimal("0.12345678901234567890123")})
+    exact = Decimal("0.12345678901234567890123")
+    db.post(entity_class=Precise, data={"id": "p", "value": exact})
     assert db.patch(entity_class=Precise, data={"id": "p", "text": "t"})["text"] == "t"
+    # The value the patch did not touch keeps every digit (not rewritten as the float read).
+    with Client(endpoint_url=db.client.endpoint.url, use_decimal=True) as exact_client:
+        assert exact_client.get_item(db.table_name, {"PK": "PRECISE", "SK": "p"})["value"] == exact
 
 
 def test_read_merge_write_recomputes_dynamic_attributes(
@@ -360,3 +338,202 @@ def test_read_merge_write_recomputes_dynamic_attributes(
         "GSI1": "ANN",
     }
     assert client.get_item(table, {"PK": "PERSON", "SK": "123456"})["GSI1"] == "ANN"
+
+
+# -- attributes the entity does not own ----------------------------------------------------------
+
+
+class Tagged(Entity):
+    SCHEMA = {
+        "title": "TAGGED",
+        "type": "object",
+        "required": ["id", "name"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "email": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+    ID_ATTRIBUTE = "id"
+
+
+class TaggedCross(Tagged):  # a cross-attribute rule: patch reads, merges and writes
+    SCHEMA = {**Tagged.SCHEMA, "title": "TAGGED", "dependencies": {"email": ["name"]}}
+
+
+class TaggedHooked(Tagged):  # a pre hook: put and patch read the stored item first
+    @classmethod
+    def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
+        return True
+
+
+class TaggedDynamic(Tagged):  # dynamic attributes: patch reads, merges and writes
+    def add_dynamic_attributes(self, item: Item) -> None:
+        item["name_upper"] = item["name"].upper()
+
+
+class TaggedPatterns(Tagged):  # put must find the stored attributes that match a pattern
+    SCHEMA = {**Tagged.SCHEMA, "patternProperties": {"^x_": {"type": "string"}}}
+
+
+# Set by other writers: a TTL, a secondary index key, an attribute outside the schema.
+FOREIGN = {"expires_at": 1900000000, "GSI1PK": "ORG#1", "audit": {"by": "ops", "n": 2}}
+TAGGED_KEY = {"PK": "TAGGED", "SK": "t"}
+ENTITIES = [Tagged, TaggedCross, TaggedHooked, TaggedDynamic, TaggedPatterns]
+
+
+def add_foreign(client: Client, table: str, values: Item = FOREIGN) -> None:
+    sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(values)))
+    client.update_item(
+        table,
+        TAGGED_KEY,
+        update=f"SET {sets}",
+        names={f"#f{i}": name for i, name in enumerate(values)},
+        values={f":f{i}": value for i, value in enumerate(values.values())},
+    )
+
+
+def dynamic(entity: type[Entity], item: Item) -> Item:
+    return {**item, "name_upper": item["name"].upper()} if entity is TaggedDynamic else item
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.__name__)
+def test_patch_changes_only_the_attributes_it_is_given(
+    entity: type[Entity], db: DynamoDbProxy, client: Client, table: str
+) -> None:
+    db.post(entity_class=entity, data={"id": "t", "name": "a", "email": "e"})
+    add_foreign(client, table)
+    patched = db.patch(entity_class=entity, data={"id": "t", "name": "b"})
+    expected = dynamic(entity, {"id": "t", "name": "b", "email": "e", **FOREIGN})
+    assert patched == expected
+    assert client.get_item(table, TAGGED_KEY) == {**TAGGED_KEY, **expected}
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.__name__)
+def test_put_replaces_the_entity_and_keeps_what_it_does_not_own(
+    entity: type[Entity], db: DynamoDbProxy, client: Client, table: str
+) -> None:
+    own = {"id": "t", "name": "a", "email": "e"}
+    if entity is TaggedPatterns:
+        own["x_code"] = "c"
+    db.post(entity_class=entity, data=own)
+    add_foreign(client, table)
+    assert db.put(entity_class=entity, data={"id": "t", "name": "b"}) == {"id": "t", "name": "b"}
+    # email (and x_code) were the entity's own and are not in the put: gone; the rest stays.
+    expected = dynamic(entity, {"id": "t", "name": "b", **FOREIGN})
+    assert client.get_item(table, TAGGED_KEY) == {**TAGGED_KEY, **expected}
+
+
+@pytest.mark.parametrize("verb", ["put", "patch"])
+def test_an_attribute_another_writer_adds_during_read_merge_write_survives(
+    verb: str, db: DynamoDbProxy, client: Client, table: str
+) -> None:
+    class Racy(Tagged):
+        @classmethod
+        def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
+            if http_method != "POST":  # between the read and the write
+                add_foreign(client, table, {"expires_at": 1900000000})
+            return True
+
+    db.post(entity_class=Racy, data={"id": "t", "name": "a"})
+    getattr(db, verb)(entity_class=Racy, data={"id": "t", "name": "b"})
+    assert client.get_item(table, TAGGED_KEY) == {
+        **TAGGED_KEY,
+        "id": "t",
+        "name": "b",
+        "expires_at": 1900000000,
+    }
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def test_listing_uses_the_partition_make_identity_uses(
+    db: DynamoDbProxy, client: Client, table: str
+) -> None:
+    class TenantPerson(Person):
+        @classmethod
+        def partition_value(cls) -> str:
+            return "TENANT#7#PERSON"
+
+    db.post(entity_class=TenantPerson, data=JEANNE)
+    assert client.get_item(table, {"PK": "TENANT#7#PERSON", "SK": "123456"}) is not None
+    assert db.get(entity_class=TenantPerson) == [JEANNE]
+    assert db.get(entity_class=TenantPerson, data={"id_number": "123456"}) == JEANNE
+    assert db.get(entity_class=Person) == []  # another partition
+
+
+def test_an_id_of_another_type_than_the_schema_says_is_refused(
+    db: DynamoDbProxy, client: Client, table: str
+) -> None:
+    db.post(entity_class=Person, data={**JEANNE, "id_number": "7"})
+    for verb in (db.get, db.patch, db.delete, db.post, db.put):
+        with pytest.raises(ValidationError, match="id_number: .*string"):
+            verb(entity_class=Person, data={**JEANNE, "id_number": 7})
+    assert db.get(entity_class=Person, data={"id_number": "7"}) == {**JEANNE, "id_number": "7"}
+
+
+def test_key_values_over_dynamodb_limits_are_refused_before_sending(db: DynamoDbProxy) -> None:
+    at_limit = "é" * 512  # 1,024 bytes in UTF-8
+    db.post(entity_class=Note, data={"id": at_limit, "text": "fits"})
+    assert db.get(entity_class=Note, data={"id": at_limit}) == {"id": at_limit, "text": "fits"}
+    over = at_limit + "x"
+    for verb in (db.post, db.put, db.get, db.patch, db.delete):
+        with pytest.raises(ValidationError, match="SK: .*1025 bytes, over .* 1024"):
+            verb(entity_class=Note, data={"id": over})
+
+    class Wide(Note):
+        @classmethod
+        def partition_value(cls) -> str:
+            return "P" * 2049
+
+    with pytest.raises(ValidationError, match="PK: .*2049 bytes, over .* 2048"):
+        db.post(entity_class=Wide, data={"id": "1"})
+
+
+# -- read-merge-write under contention ----------------------------------------------------------
+
+
+def test_guarded_write_delay_is_full_jitter_doubling_to_a_cap() -> None:
+    assert [guarded_write_delay(n, lambda: 1.0) for n in range(1, 8)] == [
+        0.02,
+        0.04,
+        0.08,
+        0.16,
+        0.32,
+        0.5,
+        0.5,
+    ]
+    assert guarded_write_delay(4, lambda: 0.25) == 0.04
+    assert guarded_write_delay(2, lambda: 0.0) == 0.0
+    assert guarded_write_delay(100_000, lambda: 1.0) == 0.5  # no overflow
+
+
+def test_read_merge_write_backs_off_with_jitter_between_attempts(
+    client: Client, table: str
+) -> None:
+    slept: list[float] = []
+    db = DynamoDbProxy(table_name=table, client=client, sleep=slept.append, jitter=lambda: 0.5)
+
+    class Contended(Person):
+        @classmethod
+        def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
+            if http_method != "POST":  # another writer gets in between every read and write
+                client.update_item(
+                    table,
+                    {"PK": "PERSON", "SK": "123456"},
+                    update="SET #n = :n",
+                    names={"#n": "name"},
+                    values={":n": f"writer {len(slept)}"},
+                )
+            return True
+
+    db.post(entity_class=Contended, data=JEANNE)
+    with pytest.raises(ConcurrentUpdate):
+        db.patch(entity_class=Contended, data={"id_number": "123456", "age": 1})
+    assert slept == [0.01, 0.02, 0.04, 0.08]  # between the 5 attempts, none after the last
+    slept.clear()
+    with pytest.raises(ConcurrentUpdate):
+        db.put(entity_class=Contended, data=JEANNE)
+    assert slept == [0.01, 0.02, 0.04, 0.08]

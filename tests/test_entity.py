@@ -3,13 +3,15 @@ Pure units: no server."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 import warnings
 from typing import Any
 
 import pytest
 
-from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
+from dynamore.entity import LEGACY_SORT_KEY_FORMAT, MAX_SORT_KEY_BYTES, Entity
 from dynamore.exceptions import SchemaError, SchemaWarning, ValidationError
 
 PERSON_SCHEMA: dict[str, Any] = {
@@ -67,9 +69,11 @@ def test_missing_required_attribute() -> None:
         Person(data)
 
 
-def test_key_attributes_in_data_are_rejected() -> None:
+def test_key_attributes_in_data_are_rejected_by_the_verbs() -> None:
     with pytest.raises(ValidationError, match="PK: is a key attribute"):
-        Person({**JEANNE, "PK": "HACK"})
+        Person.check_keys_absent({**JEANNE, "PK": "HACK"})
+    with pytest.raises(ValidationError, match="SK: is a key attribute"):
+        Person.key_for({"id_number": "1", "SK": "HACK"})
 
 
 def test_readme_min_max_warns_naming_the_keyword() -> None:
@@ -196,3 +200,102 @@ def test_validator_is_compiled_once_per_class() -> None:
         ID_ATTRIBUTE = "id"
 
     assert Cross._validators.patch is None
+
+
+@pytest.mark.parametrize(
+    ("properties", "place", "value"),
+    [
+        ({"id": {"type": "nonsense"}}, "properties.id.type", "'nonsense'"),
+        (
+            {"meta": {"type": "object", "properties": {"when": {"type": ["string", "datetime"]}}}},
+            "properties.meta.properties.when.type",
+            "'datetime'",
+        ),
+        ({"tags": {"type": "array", "items": {"type": 5}}}, "properties.tags.items.type", "5"),
+    ],
+)
+def test_an_unknown_type_names_its_place_and_value(
+    properties: dict[str, Any], place: str, value: str
+) -> None:
+    with pytest.raises(SchemaError) as info:
+
+        class Bad(Entity):
+            SCHEMA = {"title": "X", "type": "object", "properties": properties}
+            ID_ATTRIBUTE = "id"
+
+    assert info.value.path.endswith(f"Bad.SCHEMA.{place}")
+    assert info.value.rule.startswith(f"{value} is not a JSON Schema type")
+
+
+def test_an_id_attribute_the_schema_forbids_fails_at_class_creation() -> None:
+    with pytest.raises(SchemaError, match="ID_ATTRIBUTE: 'uid' is not in SCHEMA's properties"):
+
+        class Forgot(Entity):
+            SCHEMA = {**PERSON_SCHEMA, "title": "FORGOT"}  # ID_ATTRIBUTE left at "uid"
+
+    class ByPattern(Entity):
+        SCHEMA = {
+            "title": "P",
+            "type": "object",
+            "patternProperties": {"^id_": {"type": "string"}},
+            "additionalProperties": False,
+        }
+        ID_ATTRIBUTE = "id_p"
+
+    class Hooks(Entity):  # keeps Entity's own SCHEMA: a base for stored types, not one itself
+        @classmethod
+        def pre(cls, http_method: str, data: Any, existing_item: Any = None) -> bool:
+            return True
+
+    class Stored(Hooks):
+        SCHEMA = PERSON_SCHEMA
+        ID_ATTRIBUTE = "id_number"
+
+    assert ByPattern({"id_p": "1"}).identity() == {"PK": "P", "SK": "1"}
+    assert Stored(JEANNE).identity() == {"PK": "PERSON", "SK": "123456"}
+
+
+def test_key_for_checks_the_ids_type_and_dynamodbs_key_limits() -> None:
+    assert Person.key_for({"id_number": "7"}) == {"PK": "PERSON", "SK": "7"}
+    with pytest.raises(ValidationError, match="id_number: must be string"):
+        Person.key_for({"id_number": 7})  # not the item "7"
+    with pytest.raises(ValidationError, match="id_number: the id attribute is required"):
+        Person.key_for({"name": "x"})
+    at_limit = "\U0001d11e" * (MAX_SORT_KEY_BYTES // 4)  # 4 bytes each in UTF-8
+    assert Person.key_for({"id_number": at_limit})["SK"] == at_limit
+    with pytest.raises(ValidationError, match="SK: the sort key .* 1028 bytes"):
+        Person.key_for({"id_number": at_limit + "\U0001d11e"})
+
+    class Counted(Entity):  # an integer id, and a cross-attribute rule (an id-only validator)
+        SCHEMA = {
+            "title": "N",
+            "type": "object",
+            "properties": {"n": {"type": "integer"}},
+            "anyOf": [{"required": ["n"]}],
+        }
+        ID_ATTRIBUTE = "n"
+
+    assert Counted.key_for({"n": 7}) == {"PK": "N", "SK": "7"}
+    with pytest.raises(ValidationError, match="n: must be integer"):
+        Counted.key_for({"n": "7"})
+
+
+def test_make_identity_uses_partition_value() -> None:
+    class Moved(Person):
+        @classmethod
+        def partition_value(cls) -> str:
+            return "ORG#1#PERSON"
+
+    assert Moved(JEANNE).identity() == {"PK": "ORG#1#PERSON", "SK": "123456"}
+    assert Moved.make_identity({"id_number": "1"})["PK"] == "ORG#1#PERSON"
+
+
+def test_importing_the_entity_modules_compiles_nothing() -> None:
+    # Validators are compiled per class when it is created; Entity itself on first use.
+    code = (
+        "import sys, dynamore.dynamodb_proxy\n"
+        "assert 'fastjsonschema' not in sys.modules\n"
+        "from dynamore.entity import Entity\n"
+        "assert Entity({}).data() == {} and 'fastjsonschema' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

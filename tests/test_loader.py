@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
@@ -18,6 +19,7 @@ from dynamore._retry import RetryPolicy
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 from dynamore.exceptions import ResourceNotFound, ValidationError
+from tests import ddb_admin
 from tests.faultproxy import FaultProxy
 from tests.test_batch import as_python, leave_unprocessed, stored
 
@@ -61,6 +63,8 @@ INVALID: list[tuple[Any, str]] = [
     (row(0, score=float("nan")), "score: NaN is not a DynamoDB number"),
     ({"id_number": "x"}, "must contain ['name']"),
     (row(0, extra=1), "must not contain {'extra'}"),
+    (row(0, id_number="x" * 1025), "SK: the sort key (id_number) value is 1025 bytes, over"),
+    (row(0, id_number=7), "id_number: must be string"),
 ]
 
 
@@ -202,9 +206,11 @@ def test_bad_options_are_refused(db: DynamoDbProxy) -> None:
 
 
 def test_a_missing_table_raises_after_stopping_the_workers(client: Client) -> None:
-    db = DynamoDbProxy(table_name="no-such-table", client=client)
     saved: list[Checkpoint] = []
-    with pytest.raises(ResourceNotFound):
+    with pytest.raises(ResourceNotFound):  # the table check finds out before reading anything
+        DynamoDbProxy(table_name="no-such-table", client=client).load(Person, [row(0)])
+    db = DynamoDbProxy(table_name="no-such-table", client=client, check_table=False)
+    with pytest.raises(ResourceNotFound):  # the workers find out
         db.load(Person, [row(i) for i in range(200)], on_checkpoint=saved.append)
     assert saved[-1].position == 0
     assert not [t for t in threading.enumerate() if t.name.startswith("dynamore-load-")]
@@ -426,19 +432,21 @@ def test_exhausted_retries_fail_exactly_the_items_not_written(
     )
 
 
-def test_an_item_dynamodb_refuses_fails_alone(
-    db: DynamoDbProxy, ddb_endpoint: str, table: str
-) -> None:
-    rows = [row(i) for i in range(30)]
-    rows[7] = row(7, id_number="x" * 1100)  # a sort key over DynamoDB's 1024 bytes
-    report = db.load(Person, rows, workers=1)
-    assert (report.written, report.failed) == (29, 1)
-    assert report.failures[0].position == 7
-    assert "ValidationException" in report.failures[0].reason
-    assert len(stored_rows(ddb_endpoint, table)) == 29
-
-
-# -- the ledger --------------------------------------------------------------------------------
+def test_an_item_dynamodb_refuses_fails_alone(client: Client, ddb_endpoint: str) -> None:
+    # An empty string is valid for the schema, but not as a secondary index key: only
+    # DynamoDB can refuse it, and it sinks the whole batch request it is in.
+    name = f"t-gsi-{uuid.uuid4().hex[:8]}"
+    client.create_table(name, indexes=[{"name": "by-name", "pk": "name"}])
+    try:
+        rows = [row(i) for i in range(30)]
+        rows[7] = row(7, name="")
+        report = DynamoDbProxy(table_name=name, client=client).load(Person, rows, workers=1)
+        assert (report.written, report.failed) == (29, 1)
+        assert report.failures[0].position == 7
+        assert "ValidationException" in report.failures[0].reason
+        assert len(stored_rows(ddb_endpoint, name)) == 29
+    finally:
+        ddb_admin.delete_table(ddb_endpoint, name)
 
 
 def test_ledger_counts_in_position_order_across_compactions() -> None:
