@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DDB    := $(BIN)/python -m dynamore._ddblocal
+DDB    := $(BIN)/python -m dynamore.testing
 # test-all: the Pythons README.rst promises (and AWS Lambda runs); SKIP_PYTHONS leaves some out.
 PYTHONS      ?= 3.9 3.10 3.11 3.12 3.13
 SKIP_PYTHONS ?=

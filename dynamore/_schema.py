@@ -358,7 +358,9 @@ def compile_validator(schema: dict[str, Any], owner: str) -> Validator:
 
 
 def has_cross_attribute_rules(schema: dict[str, Any]) -> bool:
-    """True when the top level relates attributes to each other (see DESIGN.md, patch)."""
+    """True when the top level relates attributes to each other (``required`` interplay,
+    ``dependencies``, ``if``/``oneOf`` ...): then a patch cannot be validated attribute by
+    attribute and goes through read-merge-write."""
     return any(key in schema for key in _CROSS_ATTRIBUTE)
 
 

@@ -6,6 +6,7 @@ Tests that take neither ``ddb_endpoint`` nor ``table`` never start a server. Whe
 
 from __future__ import annotations
 
+import doctest
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from dynamore._ddblocal import DynamoDBLocal
 from tests import ddb_admin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,20 +37,18 @@ for _name, _value in {
 
 
 @pytest.fixture(scope="session")
-def ddb_endpoint() -> Iterator[str]:
-    """Endpoint URL of DynamoDB Local: ``$DDB_ENDPOINT`` if set, else one started here."""
-    given = os.environ.get("DDB_ENDPOINT")
-    if given:
-        yield given
-        return
-    home = Path(os.environ.get("DYNAMORE_DDB_HOME") or ROOT / ".ddb")
-    with DynamoDBLocal(home) as server:
-        yield server.endpoint
+def ddb_endpoint(dynamore_endpoint: str) -> str:
+    """Endpoint URL of DynamoDB Local, from the public plugin (``dynamore.testing``):
+    ``$DDB_ENDPOINT`` if set, else one started for the session."""
+    return dynamore_endpoint
 
 
 @pytest.fixture
 def table(ddb_endpoint: str) -> Iterator[str]:
-    """A new table (string PK hash key, string SK range key, on-demand) deleted afterwards."""
+    """A new table (string PK hash key, string SK range key, on-demand) deleted afterwards.
+
+    Made through botocore's own client rather than the plugin's ``dynamore_table``, so a bug in
+    dynamore's client cannot hide behind the fixture meant to catch it."""
     name = f"t-{uuid.uuid4().hex[:12]}"
     ddb_admin.create_table(ddb_endpoint, name)
     try:
@@ -60,11 +58,33 @@ def table(ddb_endpoint: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def client(ddb_endpoint: str) -> Iterator[Any]:
-    """A dynamore Client for the test server, closed afterwards."""
-    from dynamore import Client
+def client(dynamore_client: Any) -> Any:
+    """A dynamore Client for the test server (the plugin's ``dynamore_client``)."""
+    return dynamore_client
 
-    with Client(
-        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
-    ) as c:
-        yield c
+
+def _only_skipped_examples(item: pytest.Item) -> bool:
+    """A doctest whose every example is marked ``+SKIP`` (it shows a call against a live
+    server): documentation, not a test, so it is left out rather than reported as skipped."""
+    test = getattr(item, "dtest", None)
+    return (
+        isinstance(test, doctest.DocTest)
+        and bool(test.examples)
+        and all(example.options.get(doctest.SKIP) for example in test.examples)
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Every test that reaches DynamoDB Local, directly or through another fixture, is marked
+    # ``ddb``: ``pytest -m "not ddb"`` then runs the pure units without Java.
+    kept, dropped = [], []
+    for item in items:
+        if _only_skipped_examples(item):
+            dropped.append(item)
+            continue
+        if "dynamore_endpoint" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ddb)
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -1,5 +1,6 @@
 """The Client through a fault-injecting proxy in front of DynamoDB Local: each fault is retried
-or reported as DESIGN.md's rules say, and a retried write never changes the result twice."""
+or reported as the retry rules say (only errors after sending are ambiguous), and a retried
+write never changes the result twice."""
 
 from __future__ import annotations
 

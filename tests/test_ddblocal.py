@@ -105,7 +105,7 @@ def test_run_sets_ddb_endpoint_passes_exit_status_and_stops_the_server() -> None
         [
             sys.executable,
             "-m",
-            "dynamore._ddblocal",
+            "dynamore.testing",
             "--home",
             str(HOME),
             "run",
@@ -193,7 +193,7 @@ def test_ddb_endpoint_given_means_no_server_is_started(ddb_endpoint: str, tmp_pa
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serve_stops_the_server_on_a_signal(sig: int) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dynamore._ddblocal", "--home", str(HOME), "serve"],
+        [sys.executable, "-m", "dynamore.testing", "--home", str(HOME), "serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import dynamore
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_exports_and_version() -> None:
-    assert dynamore.__version__ == "0.2.0.dev0"
+    assert dynamore.__version__ == metadata.version("dynamore")
     assert {"Client", "Credentials", "Page"} <= set(dynamore.__all__)
     assert (Path(dynamore.__file__).parent / "py.typed").exists()
 
