@@ -20,8 +20,8 @@ from dynamore.exceptions import InvalidCursor, SchemaError, ValidationError
 from tests import ddb_admin
 
 #: Items of the seeded type; the filter ``group = 3`` keeps one in ten.
-SEEDED = 10_000
-OTHERS = 500
+SEEDED = 2_000
+OTHERS = 200
 KEY = b"0123456789abcdef-test-key"
 
 
