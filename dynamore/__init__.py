@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dynamore._client import Client, Page
 from dynamore._credentials import Credentials
+from dynamore._query import QueryPage
+from dynamore._tables import table_definition
 
 __version__ = "0.2.0.dev0"
 
-__all__ = ["Client", "Credentials", "Page", "__version__"]
+__all__ = ["Client", "Credentials", "Page", "QueryPage", "__version__", "table_definition"]

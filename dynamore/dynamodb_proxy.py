@@ -29,10 +29,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from dynamore._client import Client
+from dynamore._cursor import CursorCodec
+from dynamore._cursor import cursor_key as resolve_cursor_key
+from dynamore._query import QueryPage, check_limit, decode_position, query_page
+from dynamore._where import CompiledQuery, TableKeys, compile_where, fingerprint
 from dynamore.codec import canonical_item, decode_item, encode_item
 from dynamore.entity import Entity
 from dynamore.exceptions import (
@@ -43,6 +47,7 @@ from dynamore.exceptions import (
     NotFound,
     PreconditionFailed,
     ServiceError,
+    ValidationError,
 )
 
 if TYPE_CHECKING:  # the loader is imported on first use only
@@ -57,6 +62,7 @@ __all__ = [
     "DynamoDbProxy",
     "NotFound",
     "PreconditionFailed",
+    "QueryPage",
     "guarded_write_delay",
     "shared_client",
 ]
@@ -213,7 +219,9 @@ class DynamoDbProxy:
     are the entity's ``pr_keys()`` (one ``DescribeTable`` per table per process, needing the
     ``dynamodb:DescribeTable`` permission); a mismatch is a ConfigurationError. ``sleep`` and
     ``jitter`` serve the backoff between read-merge-write attempts (see
-    :func:`guarded_write_delay`); tests inject them.
+    :func:`guarded_write_delay`); tests inject them. ``cursor_key`` (bytes, at least 16; by
+    default ``$DYNAMORE_CURSOR_KEY``) signs the cursors of :meth:`query` pages, see
+    :mod:`dynamore._cursor`.
 
     >>> db = DynamoDbProxy(table_name="MyTable", check_table=False)   # doctest: +SKIP
     """
@@ -226,6 +234,7 @@ class DynamoDbProxy:
         check_table: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        cursor_key: Optional[bytes] = None,
     ) -> None:
         self.table_name = table_name
         self._client = client
@@ -233,6 +242,7 @@ class DynamoDbProxy:
         self._sleep = sleep
         self._jitter = jitter
         self._checked: set[EntityClass] = set()  # entity types this proxy has checked
+        self._cursors = CursorCodec(resolve_cursor_key(cursor_key))
 
     @property
     def client(self) -> Client:
@@ -318,6 +328,8 @@ class DynamoDbProxy:
         if not reads:
             properties = entity_class.SCHEMA.get("properties", ())
             gone = [name for name in properties if name not in item]
+            # An item that left an index loses that index's keys (sparse index).
+            gone += sorted(n for n in entity_class.index_key_names() if n not in item)
             update = _update_expression(item, gone, keys, names, values)
         if reads or len(update) > MAX_EXPRESSION_LENGTH:
             # The stored item is needed: for the pre hook, or to know which stored attributes
@@ -327,7 +339,12 @@ class DynamoDbProxy:
                 if entity_class.pre(http_method="PUT", data=item, existing_item=current) is False:
                     raise PreconditionFailed(f"{entity_class.__name__}.pre refused PUT")
                 owned = entity_class.owns
-                return item, [n for n in current if n not in item and n not in keys and owned(n)]
+                index_keys = entity_class.index_key_names()
+                return item, [
+                    n
+                    for n in current
+                    if n not in item and n not in keys and (owned(n) or n in index_keys)
+                ]
 
             existing, _ = self._guarded_write(entity_class, key, replace)
         else:
@@ -358,6 +375,7 @@ class DynamoDbProxy:
             validate_patch is None
             or entity_class.hook_overridden("pre")
             or entity_class.hook_overridden("add_dynamic_attributes")
+            or _touches_index(entity_class, data)
         ):
 
             def merge(current: Item) -> Change:
@@ -371,7 +389,11 @@ class DynamoDbProxy:
                 # number to the float it was read as.
                 own = instance.attributes
                 item = instance.data_with_identity()
-                return {k: v for k, v in item.items() if k in data or k not in own}, ()
+                # Index keys are recomputed from the merged item; an index it left loses them.
+                stale = [
+                    n for n in entity_class.index_key_names() if n in current and n not in item
+                ]
+                return {k: v for k, v in item.items() if k in data or k not in own}, stale
 
             _, new = self._guarded_write(entity_class, key, merge)
             merged = new if new is not None else {}
@@ -415,6 +437,99 @@ class DynamoDbProxy:
         result = entity_class.strip_keys(old)
         entity_class.post(http_method="DELETE", data=result)
         return result
+
+    def query(
+        self,
+        *,
+        entity_class: EntityClass,
+        where: Optional[Mapping[str, Any]] = None,
+        index: Optional[str] = None,
+        limit: int = 25,
+        cursor: Optional[str] = None,
+        descending: bool = False,
+    ) -> QueryPage:
+        """One page of the items of ``entity_class`` that satisfy ``where`` (see
+        :mod:`dynamore._where`), in key order (the id's, or the index's sort attributes' with
+        ``index``), reversed with ``descending``. The page holds ``limit`` items (1 to 1000)
+        unless the data ends; ``page.cursor`` fetches the next one (None at the end). A cursor
+        made for another entity type, index, ``where`` or direction, or altered, raises
+        InvalidCursor. Everything is checked before any request."""
+        compiled, binding = self._compile(entity_class, where, index, descending)
+        check_limit(limit)
+        start = (
+            None if cursor is None else decode_position(self._cursors, cursor, binding, compiled)
+        )
+        raw, position = query_page(
+            self.client, self.table_name, compiled, limit=limit, start=start, forward=not descending
+        )
+        strip = entity_class.strip_keys
+        next_cursor = None if position is None else self._cursors.encode(position, binding)
+        return QueryPage([strip(item) for item in raw], next_cursor)
+
+    def iter(
+        self,
+        *,
+        entity_class: EntityClass,
+        where: Optional[Mapping[str, Any]] = None,
+        index: Optional[str] = None,
+        descending: bool = False,
+        page_size: int = 100,
+    ) -> Iterator[Item]:
+        """Every item :meth:`query` would return, page after page, read lazily: a page of
+        ``page_size`` items is fetched only when the previous one has been consumed. The
+        arguments are checked at the call, before any request."""
+        compiled, binding = self._compile(entity_class, where, index, descending)
+        check_limit(page_size)
+        return self._iter(entity_class, compiled, page_size, not descending)
+
+    def _iter(
+        self, entity_class: EntityClass, compiled: CompiledQuery, page_size: int, forward: bool
+    ) -> Iterator[Item]:
+        start: Optional[Item] = None
+        strip = entity_class.strip_keys
+        while True:
+            raw, position = query_page(
+                self.client,
+                self.table_name,
+                compiled,
+                limit=page_size,
+                start=start,
+                forward=forward,
+            )
+            for item in raw:
+                yield strip(item)
+            if position is None:
+                return
+            start = decode_item(position)
+
+    def _compile(
+        self,
+        entity_class: EntityClass,
+        where: Optional[Mapping[str, Any]],
+        index: Optional[str],
+        descending: bool,
+    ) -> tuple[CompiledQuery, tuple[str, ...]]:
+        if not isinstance(descending, bool):
+            raise ValidationError("descending", f"must be True or False, not {descending!r}")
+        if index is not None and not isinstance(index, str):
+            raise ValidationError("index", f"must be an index name or None, not {index!r}")
+        pk, sk = entity_class.pr_keys()
+        title = entity_class._title
+        compiled = compile_where(
+            where,
+            properties=entity_class.SCHEMA.get("properties", {}),
+            id_attribute=entity_class.ID_ATTRIBUTE,
+            table=TableKeys(
+                entity_class.partition_value(),
+                pk,
+                sk,
+                entity_class.SORT_KEY_FORMAT.replace("{title}", title),
+            ),
+            index=index,
+            indexes=entity_class.index_specs(),
+        )
+        binding = (title, index or "", fingerprint(where), "desc" if descending else "asc")
+        return compiled, binding
 
     def load(self, entity_class: EntityClass, items: Iterable[Any], **options: Any) -> LoadReport:
         """Bulk-load ``items`` (any iterable, read lazily): validate each with the entity's
@@ -509,6 +624,18 @@ class DynamoDbProxy:
             f"{entity_class._title} {key} changed under {GUARDED_WRITE_ATTEMPTS} attempts "
             "to read, merge and write it; nothing was overwritten"
         )
+
+
+def _touches_index(entity_class: EntityClass, data: Item) -> bool:
+    """Does a patch change an attribute some index key is built from? Such a patch goes
+    through read-merge-write: the index keys depend on the merged item."""
+    specs = entity_class.index_specs()
+    if not specs:
+        return False
+    id_attribute = entity_class.ID_ATTRIBUTE
+    return any(
+        name in data and name != id_attribute for spec in specs.values() for name in spec.attributes
+    )
 
 
 def _is_own_write(item: Item, exc: ConditionalCheckFailed) -> bool:

@@ -32,6 +32,7 @@ import re
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, Optional
 
+from dynamore._indexkeys import IndexSpec, index_attributes, parse_indexes
 from dynamore._schema import (
     Validator,
     check_id_attribute,
@@ -104,12 +105,17 @@ class Entity:
     ID_ATTRIBUTE: ClassVar[str] = "uid"
     SORT_KEY_FORMAT: ClassVar[str] = SORT_KEY_FORMAT
     LEGACY_SORT_KEY_FORMAT: ClassVar[str] = LEGACY_SORT_KEY_FORMAT
+    #: Secondary indexes, by name: ``{"GSI1": {"partition": [...], "sort": [...]}}`` (see
+    #: :mod:`dynamore._indexkeys`); checked when the class is created.
+    INDEXES: ClassVar[dict[str, Any]] = {}
 
     # Built once per class by _prepare (for Entity itself on first use, so that importing
     # this module compiles nothing).
     _validators: ClassVar[_Validators]
     _title: ClassVar[str] = "ENTITY"
     _id_types: ClassVar[Optional[tuple[tuple[type, ...], str]]] = None  # see _schema.id_types
+    _indexes: ClassVar[dict[str, IndexSpec]] = {}  # INDEXES, parsed
+    _index_keys: ClassVar[frozenset[str]] = frozenset()  # their key attributes (NPK, NSK)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -148,6 +154,17 @@ class Entity:
             check_id_attribute(schema, cls.ID_ATTRIBUTE, owner)
         cls._validators = _Validators(full, patch)
         cls._id_types = id_types(schema, cls.ID_ATTRIBUTE)
+        indexes = cls.INDEXES
+        cls._indexes = (
+            parse_indexes(
+                indexes, properties=schema.get("properties", {}), reserved=keys, owner=owner
+            )
+            if indexes or not isinstance(indexes, dict)
+            else {}
+        )
+        cls._index_keys = frozenset(
+            name for spec in cls._indexes.values() for name in (spec.partition_key, spec.sort_key)
+        )
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
@@ -222,10 +239,15 @@ class Entity:
         return dict(self.attributes)
 
     def data_with_identity(self) -> dict[str, Any]:
-        """The item as stored: the attributes, the key attributes and dynamic attributes."""
+        """The item as stored: the attributes, the key attributes, dynamic attributes and the
+        key attributes of every index the item is in (computed last, from the item)."""
         item = dict(self.attributes)
         item.update(self.identity())
         self.add_dynamic_attributes(item)
+        if self._indexes:
+            for name in self._index_keys:
+                item.pop(name, None)  # only the computed values, never a dynamic one
+            item.update(index_attributes(self.partition_value(), self._indexes.values(), item))
         return item
 
     # -- helpers used by DynamoDbProxy ----------------------------------------------------------
@@ -267,18 +289,33 @@ class Entity:
 
     @classmethod
     def check_keys_absent(cls, data: Any) -> None:
-        """Reject data that tries to set a key attribute itself."""
+        """Reject data that tries to set a key attribute (the table's or an index's) itself."""
         if not isinstance(data, dict):
             raise ValidationError("", f"entity data must be a dict, not {type(data).__name__}")
         for key in cls.pr_keys():
             if key in data:
                 raise ValidationError(key, "is a key attribute set by dynamore, not by data")
+        for key in cls._index_keys:
+            if key in data:
+                raise ValidationError(key, "is an index key attribute set by dynamore, not by data")
 
     @classmethod
     def strip_keys(cls, item: dict[str, Any]) -> dict[str, Any]:
-        """``item`` without its key attributes (what the REST verbs return)."""
+        """``item`` without its key attributes, the table's and its indexes' (what the REST
+        verbs return)."""
         pk, sk = cls.pr_keys()
-        return {k: v for k, v in item.items() if k != pk and k != sk}
+        index_keys = cls._index_keys
+        return {k: v for k, v in item.items() if k != pk and k != sk and k not in index_keys}
+
+    @classmethod
+    def index_key_names(cls) -> frozenset[str]:
+        """The key attributes of the entity's indexes (``GSI1PK``, ``GSI1SK``, ...)."""
+        return cls._index_keys
+
+    @classmethod
+    def index_specs(cls) -> dict[str, IndexSpec]:
+        """The entity's ``INDEXES``, checked: one :class:`~dynamore._indexkeys.IndexSpec` each."""
+        return cls._indexes
 
     @classmethod
     def owns(cls, name: str) -> bool:

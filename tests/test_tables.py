@@ -26,7 +26,7 @@ class Person(Entity):
 class Tag(Entity):
     SCHEMA = {**SCHEMA, "title": "Tag"}
     ID_ATTRIBUTE = "id"
-    INDEXES = {"GSI1": {"partition": ["gender"]}, "GSI2": {"partition": ["gender"]}}
+    INDEXES = {"GSI1": {"partition": ["gender"], "sort": ["id"]}, "GSI2": {"sort": ["gender"]}}
 
 
 def test_keys_indexes_and_billing() -> None:
@@ -38,14 +38,24 @@ def test_keys_indexes_and_billing() -> None:
         {"AttributeName": "SK", "KeyType": "RANGE"},
     ]
     types = {a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]}
-    assert types == {"PK": "S", "SK": "S", "GSI1PK": "S", "GSI1SK": "S", "GSI2PK": "S"}
+    assert types == {
+        "PK": "S",
+        "SK": "S",
+        "GSI1PK": "S",
+        "GSI1SK": "S",
+        "GSI2PK": "S",
+        "GSI2SK": "S",
+    }
     gsis = {g["IndexName"]: g for g in definition["GlobalSecondaryIndexes"]}
     assert gsis["GSI1"]["KeySchema"] == [
         {"AttributeName": "GSI1PK", "KeyType": "HASH"},
         {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
     ]
-    # GSI2 declares no sort attributes anywhere: a partition-only index.
-    assert gsis["GSI2"]["KeySchema"] == [{"AttributeName": "GSI2PK", "KeyType": "HASH"}]
+    # Entity checks INDEXES: every index has sort attributes (an empty NSK is no key value).
+    assert gsis["GSI2"]["KeySchema"] == [
+        {"AttributeName": "GSI2PK", "KeyType": "HASH"},
+        {"AttributeName": "GSI2SK", "KeyType": "RANGE"},
+    ]
     assert all(g["Projection"] == {"ProjectionType": "ALL"} for g in gsis.values())
 
 
