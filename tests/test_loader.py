@@ -13,12 +13,13 @@ from typing import Any, Optional
 
 import pytest
 
-from dynamore import Client, _loader
-from dynamore._loader import IDLE, SKIP, AdaptiveRate, Checkpoint, LoadReport, Reject
+from dynamore import Client
+from dynamore._batch import AdaptiveRate
 from dynamore._retry import RetryPolicy
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 from dynamore.exceptions import ResourceNotFound, ValidationError
+from dynamore.loader import IDLE, SKIP, Checkpoint, LoadReport, Reject, _workers
 from tests import ddb_admin
 from tests.faultproxy import FaultProxy
 from tests.test_batch import as_python, leave_unprocessed, stored
@@ -387,7 +388,7 @@ def test_throttling_slows_every_worker_down_and_successes_speed_them_up_again(
         rates.append(RecordingRate(**options))
         return rates[-1]
 
-    monkeypatch.setattr(_loader, "AdaptiveRate", make)
+    monkeypatch.setattr(_workers, "AdaptiveRate", make)
     rows = [row(i) for i in range(1000)]
     proxy.inject("throttle", operation="BatchWriteItem", times=4)
     with proxied(proxy, attempts=10) as client:
@@ -450,7 +451,7 @@ def test_an_item_dynamodb_refuses_fails_alone(client: Client, ddb_endpoint: str)
 
 
 def test_ledger_counts_in_position_order_across_compactions() -> None:
-    from dynamore._checkpoint import Ledger as _Ledger
+    from dynamore.loader._checkpoint import Ledger as _Ledger
 
     ledger = _Ledger(Checkpoint(5, written=5))
     n = 200_000  # past the compaction threshold, several times
