@@ -3,15 +3,57 @@
 >>> from dynamore import Client                       # the low-level client
 >>> from dynamore.entity import Entity                # entity types (JSON Schema)
 >>> from dynamore.dynamodb_proxy import DynamoDbProxy  # REST-like verbs over one table
+>>> from dynamore import load, LoadReport, Checkpoint  # bulk loading (dynamore.loader)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from dynamore._client import Client, Page
 from dynamore._credentials import Credentials
 from dynamore._query import QueryPage
 from dynamore._tables import table_definition
+from dynamore._version import __version__
 
-__version__ = "0.2.0.dev0"
+__all__ = [
+    "IDLE",
+    "SKIP",
+    "Checkpoint",
+    "Client",
+    "Credentials",
+    "LoadReport",
+    "Page",
+    "Progress",
+    "QueryPage",
+    "Reject",
+    "__version__",
+    "load",
+    "table_definition",
+]
 
-__all__ = ["Client", "Credentials", "Page", "QueryPage", "__version__", "table_definition"]
+# Names whose module is imported on first use only (PEP 562): ``import dynamore`` stays cheap.
+_LAZY = {
+    "IDLE": "dynamore.loader",
+    "SKIP": "dynamore.loader",
+    "Checkpoint": "dynamore.loader",
+    "LoadReport": "dynamore.loader",
+    "Progress": "dynamore.loader",
+    "Reject": "dynamore.loader",
+    "load": "dynamore.loader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'dynamore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -34,10 +34,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional, TypeVar, Union
+from typing import Any, Optional, Protocol, TypeVar, Union
 
-from dynamore._protocol import Wire
-from dynamore._retry import THROTTLE, classify
+from dynamore._protocol import Stats, Wire
+from dynamore._retry import THROTTLE, RetryPolicy, classify
 from dynamore.codec import decode_item, encode_item
 from dynamore.exceptions import (
     BatchIncomplete,
@@ -53,6 +53,7 @@ __all__ = [
     "MAX_WRITE_ITEMS",
     "AdaptiveRate",
     "KeyId",
+    "Sender",
     "WriteEntry",
     "batch_get",
     "batch_write",
@@ -129,12 +130,24 @@ def table_key_names(wire: Wire, table: str) -> tuple[str, ...]:
     return names
 
 
-def _encode(wire: Wire, value: dict[str, Any], where: str) -> bytes:
+def _encode(wire: Sender, value: dict[str, Any], where: str) -> bytes:
     # The client's own encoder (compact UTF-8 JSON), with the entry named in its error.
     try:
         return wire.encode(value)
     except ValidationError as exc:
         raise ValidationError(where, exc.rule) from None
+
+
+class Sender(Protocol):
+    """What sending pre-encoded batches needs: the client's wire, or a bulk loader worker's
+    sender over :meth:`dynamore.Client.send_encoded` (its own sleep and retry counts)."""
+
+    stats: Stats
+    retry: RetryPolicy
+
+    def send(self, operation: str, body: bytes) -> dict[str, Any]: ...
+
+    def encode(self, payload: dict[str, Any]) -> bytes: ...
 
 
 class WriteEntry:
@@ -150,14 +163,14 @@ class WriteEntry:
         self.source = source
 
 
-def _backoff(wire: Wire, failures: int, kind: str) -> float:
+def _backoff(wire: Sender, failures: int, kind: str) -> float:
     # The client's own policy decides bases and cap (tests give it tiny bases); ``failures``
     # rounds in a row without progress set the exponent.
     return replace(wire.retry, attempt=max(1, failures)).backoff(kind)
 
 
 def retry_rounds(
-    wire: Wire,
+    wire: Sender,
     pending: list[_T],
     send: Callable[[list[_T]], list[_T]],
     *,
@@ -202,7 +215,7 @@ def _unprocessed(unprocessed: Mapping[str, Any]) -> list[Any]:
 
 
 def send_writes(
-    wire: Wire,
+    wire: Sender,
     table: str,
     entries: Sequence[WriteEntry],
     *,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -141,6 +141,37 @@ class Client:
     def stats(self) -> Stats:
         """Retries and throttling events this client has met so far."""
         return self._wire.stats
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy every request follows (its backoff also paces batch resends)."""
+        return self._wire.retry
+
+    def send_encoded(
+        self,
+        operation: str,
+        body: bytes,
+        *,
+        sleep: Optional[Callable[[float], None]] = None,
+        stats: Optional[Stats] = None,
+    ) -> dict[str, Any]:
+        """Send ``operation`` with a body already encoded as wire-form JSON (e.g. a
+        BatchWriteItem built from items encoded once, then resent as they are), with this
+        client's connections, signing and retries; returns the response JSON.
+
+        ``sleep`` replaces the wait between retries (pass an Event's ``wait`` to cut it short)
+        and ``stats`` counts this call's retries instead of :attr:`stats`, so that concurrent
+        senders (the bulk loader's workers) can each tell their own.
+
+        >>> client.send_encoded("DescribeTable", b'{"TableName":"MyTable"}')   # doctest: +SKIP
+        """
+        wire = self._wire
+        if sleep is not None or stats is not None:
+            wire = wire.derive(
+                sleep=sleep if sleep is not None else wire._sleep,
+                stats=stats if stats is not None else wire.stats,
+            )
+        return wire.send(operation, body)
 
     @property
     def transport(self) -> Transport:

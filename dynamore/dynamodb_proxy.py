@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from dynamore._client import Client
 from dynamore._cursor import CursorCodec
 from dynamore._cursor import cursor_key as resolve_cursor_key
+from dynamore._keyschema import check_table_keys
 from dynamore._query import QueryPage, check_limit, decode_position, query_page
 from dynamore._where import CompiledQuery, TableKeys, compile_where, fingerprint
 from dynamore.codec import canonical_item, decode_item, encode_item
@@ -43,15 +44,13 @@ from dynamore.exceptions import (
     AlreadyExists,
     ConcurrentUpdate,
     ConditionalCheckFailed,
-    ConfigurationError,
     NotFound,
     PreconditionFailed,
-    ServiceError,
     ValidationError,
 )
 
 if TYPE_CHECKING:  # the loader is imported on first use only
-    from dynamore._checkpoint import LoadReport
+    from dynamore.loader import LoadReport
 
 __all__ = [
     "GUARDED_WRITE_ATTEMPTS",
@@ -92,10 +91,6 @@ Change = Optional[tuple[Item, Iterable[str]]]
 _shared: Optional[Client] = None
 _shared_lock = threading.Lock()
 
-# Key schemas of the tables this process has checked, by (endpoint, table): (hash, range).
-_key_schemas: dict[tuple[str, str], tuple[Optional[str], Optional[str]]] = {}
-_key_schemas_lock = threading.Lock()
-
 
 def shared_client() -> Client:
     """The process-wide Client used by proxies built without one (created on first use), so
@@ -116,30 +111,6 @@ def guarded_write_delay(attempt: int, jitter: Callable[[], float] = random.rando
     (0.01, 0.04)
     """
     return jitter() * min(GUARDED_WRITE_BASE * 2.0 ** min(attempt - 1, 32), GUARDED_WRITE_CAP)
-
-
-def _table_keys(client: Client, table: str) -> tuple[Optional[str], Optional[str]]:
-    """The table's (hash, range) key names, from one DescribeTable per process."""
-    cache_key = (client.endpoint.url, table)
-    found = _key_schemas.get(cache_key)
-    if found is not None:
-        return found
-    with _key_schemas_lock:  # threads racing at cold start share one DescribeTable
-        found = _key_schemas.get(cache_key)
-        if found is None:
-            try:
-                description = client.describe_table(table)
-            except ServiceError as exc:
-                if exc.code != "AccessDeniedException":
-                    raise
-                raise ConfigurationError(
-                    f"cannot check the key schema of table {table!r}: DescribeTable was "
-                    "denied; allow dynamodb:DescribeTable or pass check_table=False"
-                ) from exc
-            roles = {k.get("KeyType"): k.get("AttributeName") for k in description["KeySchema"]}
-            found = (roles.get("HASH"), roles.get("RANGE"))
-            _key_schemas[cache_key] = found
-    return found
 
 
 def _unchanged_since(
@@ -256,15 +227,7 @@ class DynamoDbProxy:
         docstring); the verbs that write call it. ConfigurationError naming both if not."""
         if not self.check_table or entity_class in self._checked:
             return
-        hash_key, range_key = _table_keys(self.client, self.table_name)
-        pk, sk = entity_class.pr_keys()
-        if (hash_key, range_key) != (pk, sk):
-            raise ConfigurationError(
-                f"table {self.table_name!r} has hash key {hash_key!r} and range key "
-                f"{range_key!r}, but {entity_class.__name__}.pr_keys() is {[pk, sk]!r}: "
-                "items would overwrite each other or not be found; use a table with these "
-                "keys or override pr_keys"
-            )
+        check_table_keys(self.client, self.table_name, entity_class)
         self._checked.add(entity_class)
 
     # -- verbs ----------------------------------------------------------------------------------
@@ -532,12 +495,20 @@ class DynamoDbProxy:
         return compiled, binding
 
     def load(self, entity_class: EntityClass, items: Iterable[Any], **options: Any) -> LoadReport:
-        """Bulk-load ``items`` (any iterable, read lazily): validate each with the entity's
-        compiled validator and write the valid ones concurrently; returns a LoadReport.
-        See :func:`dynamore._loader.load` for the options (mode, workers, deadline ...)."""
-        from dynamore._loader import load
+        """Bulk-load ``items`` (any iterable, read lazily) into this proxy's table: validate
+        each with the entity's compiled validator and write the valid ones concurrently;
+        returns a LoadReport. The keyword options are those of :func:`dynamore.loader.load`
+        (mode, workers, deadline ...); the table check follows this proxy's ``check_table``."""
+        from dynamore.loader import load
 
-        return load(self, entity_class, items, **options)
+        return load(
+            self.client,
+            self.table_name,
+            entity_class,
+            items,
+            check_table=self.check_table,
+            **options,
+        )
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -19,9 +19,10 @@ from typing import IO, Any, Optional
 
 import pytest
 
-from dynamore import Client, _cli
-from dynamore._loader import Checkpoint, Progress
+from dynamore import Client
 from dynamore.entity import Entity
+from dynamore.loader import Checkpoint, Progress
+from dynamore.loader import cli as _cli
 from tests import ddb_admin
 from tests.test_batch import as_python, stored
 
@@ -377,7 +378,7 @@ def test_create_mode_reports_existing_lines_and_exits_zero(
         (["load", "{input}", "--entity", ENTITY, "--table", "no-such-table"], "no table"),
         (
             ["load", "{input}", "--entity", "tests.test_cli:OtherKeys", "--table", "{table}"],
-            "has keys ['PK', 'SK'], OtherKeys uses ['pk', 'sk']",
+            "has hash key 'PK' and range key 'SK', but OtherKeys.pr_keys() is ['pk', 'sk']",
         ),
         (
             ["load", "{input}", "--entity", ENTITY, "--table", "{table}", "--resume"],

@@ -5,6 +5,8 @@ the fault proxy) losing nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -13,12 +15,13 @@ from typing import Any, Optional
 
 import pytest
 
-from dynamore import Client, _loader
-from dynamore._loader import IDLE, SKIP, AdaptiveRate, Checkpoint, LoadReport, Reject
+from dynamore import Client
+from dynamore._batch import AdaptiveRate
 from dynamore._retry import RetryPolicy
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
-from dynamore.exceptions import ResourceNotFound, ValidationError
+from dynamore.exceptions import ConfigurationError, ResourceNotFound, ValidationError
+from dynamore.loader import IDLE, SKIP, Checkpoint, LoadReport, Reject, _workers, load
 from tests import ddb_admin
 from tests.faultproxy import FaultProxy
 from tests.test_batch import as_python, leave_unprocessed, stored
@@ -387,7 +390,7 @@ def test_throttling_slows_every_worker_down_and_successes_speed_them_up_again(
         rates.append(RecordingRate(**options))
         return rates[-1]
 
-    monkeypatch.setattr(_loader, "AdaptiveRate", make)
+    monkeypatch.setattr(_workers, "AdaptiveRate", make)
     rows = [row(i) for i in range(1000)]
     proxy.inject("throttle", operation="BatchWriteItem", times=4)
     with proxied(proxy, attempts=10) as client:
@@ -450,7 +453,7 @@ def test_an_item_dynamodb_refuses_fails_alone(client: Client, ddb_endpoint: str)
 
 
 def test_ledger_counts_in_position_order_across_compactions() -> None:
-    from dynamore._checkpoint import Ledger as _Ledger
+    from dynamore.loader._checkpoint import Ledger as _Ledger
 
     ledger = _Ledger(Checkpoint(5, written=5))
     n = 200_000  # past the compaction threshold, several times
@@ -597,3 +600,90 @@ def test_complete_means_the_input_ran_out_and_everything_read_is_settled(
     # Resuming with an input shorter than the checkpoint: not the input it was made from.
     with pytest.raises(ValidationError, match="fewer than the checkpoint's 50"):
         db.load(Person, rows[:30], resume=report.checkpoint)
+
+
+# -- the package's public face -------------------------------------------------------------------
+
+
+def test_checkpoint_round_trips_through_json() -> None:
+    checkpoint = Checkpoint(120, written=100, rejected=9, already_existing=5, failed=4, skipped=2)
+    text = json.dumps(checkpoint.to_dict())
+    assert Checkpoint.from_dict(json.loads(text)) == checkpoint
+    assert Checkpoint.from_dict({}) == Checkpoint()
+    with pytest.raises(ValidationError, match=r"checkpoint\.written: must be a non-negative"):
+        Checkpoint.from_dict({"position": 3, "written": "3"})
+
+
+class StopAt:
+    """An ``on_checkpoint`` that sets its ``event`` once the checkpoint reaches ``position``."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.event = threading.Event()
+
+    def __call__(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.position >= self.position:
+            self.event.set()
+
+
+def test_a_load_resumes_from_a_checkpoint_kept_as_json_between_invocations(
+    client: Client, ddb_endpoint: str, table: str
+) -> None:
+    # As across Lambda invocations: each run gets a fresh stop, and only the JSON survives.
+    rows, bad = mixed(1500, every=60)
+    saved: Optional[str] = None
+    runs = 0
+    while True:
+        runs += 1
+        stopper = StopAt(runs * 500)
+        resume = None if saved is None else Checkpoint.from_dict(json.loads(saved))
+        report = load(
+            client,
+            table,
+            Person,
+            rows,
+            resume=resume,
+            stop=stopper.event,
+            on_checkpoint=stopper,
+            checkpoint_every=50,
+        )
+        saved = json.dumps(report.checkpoint.to_dict())
+        if report.complete:
+            break
+        assert report.stopped == "stopped" and runs < 10
+    assert runs >= 2
+    assert (report.written, report.rejected) == (1500 - len(bad), len(bad))
+    assert_adds_up(report, 1500)
+    assert stored_rows(ddb_endpoint, table) == valid_rows(rows, bad)
+
+
+def test_load_checks_the_table_keys_as_the_proxy_does(client: Client, table: str) -> None:
+    class OtherKeys(Person):
+        @classmethod
+        def pr_keys(cls) -> list[str]:
+            return ["pk", "sk"]
+
+    with pytest.raises(ConfigurationError, match=r"OtherKeys\.pr_keys\(\) is \['pk', 'sk'\]"):
+        load(client, table, OtherKeys, [row(1)])
+    with pytest.raises(ConfigurationError, match="OtherKeys"):
+        DynamoDbProxy(table_name=table, client=client).ensure_table(OtherKeys)
+
+
+def test_the_loader_is_exported_lazily_by_the_package() -> None:
+    code = (
+        "import sys, dynamore\n"
+        "assert 'dynamore.loader' not in sys.modules, 'imported eagerly'\n"
+        "from dynamore import IDLE, SKIP, Checkpoint, LoadReport, Progress, Reject, load\n"
+        "import dynamore.loader as loader\n"
+        "assert (load, Checkpoint, LoadReport, IDLE) == "
+        "(loader.load, loader.Checkpoint, loader.LoadReport, loader.IDLE)\n"
+        "assert 'load' in dir(dynamore)\n"
+        "try:\n"
+        "    dynamore.nothing_here\n"
+        "except AttributeError as exc:\n"
+        "    assert 'nothing_here' in str(exc)\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -1,7 +1,7 @@
 """The ``dynamore`` command line (``python -m dynamore``): ``dynamore load`` for now.
 
 ``dynamore load FILE --entity package.module:Class --table TABLE`` loads a JSON Lines file (or
-stdin, ``-``) of entity data through :func:`dynamore._loader.load`. Lines are numbered from 1;
+stdin, ``-``) of entity data through :func:`dynamore.loader.load`. Lines are numbered from 1;
 every line not written goes to ``--rejects FILE`` as one JSON object (``line``, ``kind``,
 ``reason``, ``input``), in line order. With ``--checkpoint FILE`` the position below which every
 line is settled is saved (atomically) as the load goes, and ``--resume`` continues from it, also
@@ -40,22 +40,23 @@ import threading
 import time
 from collections.abc import Iterator
 from types import FrameType
-from typing import IO, Any, NoReturn, Optional
+from typing import IO, TYPE_CHECKING, Any, NoReturn, Optional
 
-from dynamore import __version__
-from dynamore._loader import (
+from dynamore._keyschema import check_table_keys
+from dynamore._version import __version__
+from dynamore.exceptions import DynamoreError, ResourceNotFound, ValidationError
+from dynamore.loader._checkpoint import Checkpoint, LoadReport, Progress, Reject
+from dynamore.loader._load import (
     DEFAULT_WORKERS,
     IDLE,
-    MODES,
     SKIP,
-    UPSERT,
-    Checkpoint,
-    LoadReport,
-    Progress,
-    Reject,
     load,
 )
-from dynamore.exceptions import DynamoreError, ResourceNotFound, ValidationError
+from dynamore.loader._workers import MODES, UPSERT
+
+if TYPE_CHECKING:
+    from dynamore._client import Client
+    from dynamore.entity import Entity
 
 __all__ = ["CHECKPOINT_VERSION", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_SETUP", "main"]
 
@@ -294,7 +295,7 @@ class _CheckpointFile:
         data = dict(
             self.header,
             version=CHECKPOINT_VERSION,
-            checkpoint=checkpoint.as_dict(),
+            checkpoint=checkpoint.to_dict(),
             rejects_offset=rejects_offset,
             complete=complete,
             updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -447,7 +448,6 @@ def _saved_state(path: str, saved: dict[str, Any]) -> tuple[Checkpoint, int, Opt
 
 def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from dynamore._client import Client
-    from dynamore.dynamodb_proxy import DynamoDbProxy
 
     entity_class = _import_entity(args.entity)
     input_name = "-" if args.input == "-" else os.path.abspath(args.input)
@@ -505,7 +505,8 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         try:
             try:
                 report = load(
-                    DynamoDbProxy(table_name=args.table, client=client),
+                    client,
+                    args.table,
                     entity_class,
                     source,
                     mode=args.mode,
@@ -562,15 +563,13 @@ def _summary(
     return EXIT_FAILED if report.rejected or report.failed else 0
 
 
-def _check_table(client: Any, table: str, entity_class: Any) -> None:
+def _check_table(client: Client, table: str, entity_class: type[Entity]) -> None:
+    # The check the load itself makes (cached: it costs one DescribeTable), run before the
+    # first checkpoint is saved so that a wrong table is a setup error.
     try:
-        description = client.describe_table(table)
+        check_table_keys(client, table, entity_class)
     except ResourceNotFound:
         raise SetupError(f"no table {table!r} at {client.endpoint.url}") from None
-    names = [k["AttributeName"] for k in description.get("KeySchema", [])]
-    wanted = list(entity_class.pr_keys())
-    if sorted(names) != sorted(wanted):
-        raise SetupError(f"table {table!r} has keys {names}, {entity_class.__name__} uses {wanted}")
 
 
 def _install_stop_handlers(stop: threading.Event) -> dict[int, Any]:

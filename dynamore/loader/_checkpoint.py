@@ -59,8 +59,13 @@ class Checkpoint:
     failed: int = 0
     skipped: int = 0
 
-    def as_dict(self) -> dict[str, int]:
-        """The checkpoint as plain JSON-able data."""
+    def to_dict(self) -> dict[str, int]:
+        """The checkpoint as plain JSON-serialisable data (to keep between Lambda invocations,
+        in a file, a queue message ...); :meth:`from_dict` reads it back.
+
+        >>> Checkpoint.from_dict(Checkpoint(5, written=5).to_dict()) == Checkpoint(5, written=5)
+        True
+        """
         return {
             "position": self.position,
             "written": self.written,
@@ -72,9 +77,9 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        """The inverse of :meth:`as_dict`; ValidationError when a field is not a count."""
+        """The inverse of :meth:`to_dict`; ValidationError when a field is not a count."""
         values = {}
-        for name in cls().as_dict():
+        for name in cls().to_dict():
             value = data.get(name, 0)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(f"checkpoint.{name}", "must be a non-negative integer")
@@ -98,10 +103,10 @@ class Progress:
 
 @dataclass
 class LoadReport:
-    """What :func:`load` did. Counts include those of the checkpoint it resumed from;
-    ``rejects``, ``failures`` and ``existing`` (ids) hold this run's first ``keep`` of each.
-    ``complete`` is False when it stopped early (``stopped`` says why: ``"deadline"`` or
-    ``"stopped"``); then ``checkpoint`` is where the next run continues."""
+    """What :func:`dynamore.loader.load` did. Counts include those of the checkpoint it
+    resumed from; ``rejects``, ``failures`` and ``existing`` (ids) hold this run's first
+    ``keep`` of each. ``complete`` is False when it stopped early (``stopped`` says why:
+    ``"deadline"`` or ``"stopped"``); then ``checkpoint`` is where the next run continues."""
 
     written: int
     rejected: int
