@@ -141,7 +141,7 @@ def test_the_index_holds_only_its_entity_type(db: DynamoDbProxy) -> None:
     assert page.cursor is None
 
 
-def test_a_page_that_ends_the_data_has_no_cursor(db: DynamoDbProxy) -> None:
+def test_a_cursor_is_none_only_when_the_data_ended(db: DynamoDbProxy) -> None:
     page = db.query(entity_class=Person, where={"id": {"begins_with": "p0000"}}, limit=10)
     assert [p["id"] for p in page.items] == [f"p{i:05d}" for i in range(10)]
     # Exactly ten match, but the tenth ended the read only if DynamoDB said so: at most one
@@ -304,6 +304,13 @@ def test_writes_keep_index_keys_right(fresh: DynamoDbProxy) -> None:
         db.post(entity_class=Person, data={"id": "c", "GSI1SK": "x"})
     with pytest.raises(ValidationError, match="GSI1PK"):
         db.patch(entity_class=Person, data={"id": "a", "GSI1PK": "x"})
+
+
+def test_the_loader_writes_index_keys(fresh: DynamoDbProxy) -> None:
+    report = fresh.load(Person, [person(i) for i in range(6)])
+    assert report.written == 6
+    female = [p["id"] for p in map(person, range(6)) if p["gender"] == "female"]
+    assert in_index(fresh, "female") == female
 
 
 def test_index_declarations_are_checked_at_class_creation() -> None:
