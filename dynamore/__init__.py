@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dynamore._client import Client, Page
 from dynamore._credentials import Credentials
+from dynamore._retry import RetryPolicy
+from dynamore._transports.base import Response, Transport
 
 __version__ = "0.2.0.dev0"
 
-__all__ = ["Client", "Credentials", "Page", "__version__"]
+__all__ = ["Client", "Credentials", "Page", "Response", "RetryPolicy", "Transport", "__version__"]

@@ -63,7 +63,7 @@ from dynamore._checkpoint import (
     Reject,
 )
 from dynamore._protocol import Stats, Wire
-from dynamore.codec import decode_item, encode_item
+from dynamore.codec import encode_item
 from dynamore.exceptions import (
     ConditionalCheckFailed,
     ServiceValidationError,
@@ -334,7 +334,7 @@ class _Run:
         # docstring): a retried request, or a run resumed from a checkpoint below it.
         if not (retried or self.resumed) or exc.item is None:
             return False
-        sent = decode_item(json.loads(p.item), use_decimal=wire.use_decimal)
+        sent = wire.decode_item(json.loads(p.item))
         return bool(exc.item == sent)
 
 

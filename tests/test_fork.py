@@ -22,11 +22,11 @@ from typing import Any, Optional
 import pytest
 
 from dynamore import Client
-from dynamore._http import NativeTransport
+from dynamore._transports.native import NativeTransport
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from tests.faultproxy import FaultProxy
+from tests.http_kit import SIMPLE_HEADERS, TinyServer, answer, serve_forever
 from tests.test_entity import Person
-from tests.test_http import SIMPLE_HEADERS, TinyServer, answer, serve_forever
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fork on Windows")
 

@@ -20,20 +20,42 @@ A response is *reusable* (``keep_alive``) only when its framing was exact: HTTP/
 ``Connection: close`` (HTTP/1.0 only with ``keep-alive``), a known body length, and no byte
 beyond the body. Anything else means the stream is out of step, so the connection is spent.
 Malformed input raises :class:`~dynamore.exceptions.TransportError`.
+
+:func:`request_head` is the other direction: the bytes of a request's head, ready to send.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Union
 
-from dynamore.exceptions import TransportError
+from dynamore.exceptions import TransportError, ValidationError
 
-__all__ = ["MAX_HEAD", "ResponseParser"]
+__all__ = ["MAX_HEAD", "ResponseParser", "request_head"]
 
 #: The largest response head accepted (DynamoDB's are a few hundred bytes).
 MAX_HEAD = 65536
 
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+def request_head(headers: dict[str, str], content_length: int) -> bytes:
+    """The head of ``POST /`` with ``headers`` as given (already signed), in their order, and
+    ``Content-Length``; a header that would break the framing is a ValidationError.
+
+    >>> request_head({"Host": "h:1"}, 2)
+    b'POST / HTTP/1.1\\r\\nHost: h:1\\r\\nContent-Length: 2\\r\\n\\r\\n'
+    """
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    # One count each over the joined text: a CR or LF inside a name or value shows as extra.
+    if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
+        raise ValidationError("headers", "a header name or value contains CR or LF")
+    try:
+        return f"POST / HTTP/1.1\r\n{lines}Content-Length: {content_length}\r\n\r\n".encode(
+            "latin-1"
+        )
+    except UnicodeEncodeError:
+        raise ValidationError("headers", "a header is not latin-1 text") from None
+
 
 # Parser states.
 _HEAD = 0
@@ -89,8 +111,12 @@ class ResponseParser:
         """Body bytes known to be still due (Content-Length framing), else 0."""
         return self._remaining if self._state == _LENGTH else 0
 
-    def feed(self, data: bytes) -> bool:
-        """Take the next bytes from the connection; True when the response is complete."""
+    def feed(self, data: Union[bytes, bytearray]) -> bool:
+        """Take the next bytes from the connection; True when the response is complete.
+
+        While :attr:`expected` is set, ``data`` may be a ``bytearray`` the reader filled in
+        place: the body is then assembled with one copy.
+        """
         state = self._state
         if state == _DONE:
             if data:
@@ -98,6 +124,8 @@ class ResponseParser:
             return True
         if state == _LENGTH:
             return self._feed_length(data)
+        if type(data) is not bytes:
+            data = bytes(data)
         if state == _UNTIL_EOF:
             self._chunks += data
             return False
@@ -181,7 +209,7 @@ class ResponseParser:
         buf = self._buf
         self._buf = b""
         if self.status in (204, 304):
-            return self._finish(b"", buf)
+            return self._finish(b"", bool(buf))
         encoding = headers.get("transfer-encoding")
         if encoding is not None:
             if "chunked" not in encoding.lower():
@@ -201,7 +229,7 @@ class ResponseParser:
         if length < 0:
             raise TransportError(f"malformed content-length {length_text[:40]!r}")
         if len(buf) >= length:  # the usual case: the whole body came with the head
-            return self._finish(buf[:length], buf[length:])
+            return self._finish(buf[:length], len(buf) > length)
         self._state = _LENGTH
         self._remaining = length - len(buf)
         self._chunks = bytearray(buf)
@@ -209,17 +237,19 @@ class ResponseParser:
 
     # -- bodies ----------------------------------------------------------------------------------
 
-    def _feed_length(self, data: bytes) -> bool:
+    def _feed_length(self, data: Union[bytes, bytearray]) -> bool:
         remaining = self._remaining
-        if len(data) < remaining:
+        size = len(data)
+        if size < remaining:
             self._chunks += data
-            self._remaining = remaining - len(data)
+            self._remaining = remaining - size
             return False
-        self._chunks += data[:remaining]
-        body = bytes(self._chunks)
+        # The last piece: one join copies what came before and this piece into the body.
+        last = data if size == remaining else memoryview(data)[:remaining]
+        body = b"".join((self._chunks, last))
         self._chunks = bytearray()
         self._remaining = 0
-        return self._finish(body, data[remaining:])
+        return self._finish(body, size > remaining)
 
     def _parse_chunked(self) -> bool:
         buf = self._buf
@@ -257,7 +287,7 @@ class ResponseParser:
                     self._buf = b""
                     body = bytes(chunks)
                     self._chunks = bytearray()
-                    return self._finish(body, buf[pos:])
+                    return self._finish(body, len(buf) > pos)
                 continue
             size_text = line.split(b";", 1)[0].strip()
             # Hex digits only: int() alone would also take a sign, "0x" or underscores.
@@ -273,7 +303,7 @@ class ResponseParser:
         self._state = state
         return False
 
-    def _finish(self, body: bytes, extra: Optional[bytes]) -> bool:
+    def _finish(self, body: bytes, extra: bool) -> bool:
         self.body = body
         self._state = _DONE
         if extra:
