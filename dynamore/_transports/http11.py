@@ -78,28 +78,19 @@ class ResponseParser:
     use it to size one buffer), 0 when unknown.
     """
 
-    __slots__ = (
-        "_buf",
-        "_chunks",
-        "_remaining",
-        "_state",
-        "body",
-        "headers",
-        "keep_alive",
-        "status",
-        "version",
-    )
-
-    def __init__(self) -> None:
-        self._buf = b""
-        self._chunks = bytearray()
-        self._remaining = 0
-        self._state = _HEAD
-        self.status = 0
-        self.version = ""
-        self.headers: dict[str, str] = {}
-        self.body = b""
-        self.keep_alive = False
+    # Defaults on the class and no __init__: a parser is built for every response, on the hot
+    # path, and this way building one runs no Python code (measured with callgrind: a slotted
+    # __init__ setting them all cost ~1000 instructions of a ~40000-instruction parse).
+    # Parsing sets them on the instance.
+    status = 0
+    version = ""
+    headers: dict[str, str]  # set with the head
+    body = b""
+    keep_alive = False
+    _buf = b""
+    _remaining = 0
+    _state = _HEAD
+    _chunks: bytearray  # made by the states that collect a body piece by piece
 
     @property
     def complete(self) -> bool:
@@ -118,6 +109,8 @@ class ResponseParser:
         place: the body is then assembled with one copy.
         """
         state = self._state
+        if state == _HEAD and not self._buf and type(data) is bytes:
+            return self._parse_head(data)  # the usual first feed: no copy, no more checks
         if state == _DONE:
             if data:
                 self.keep_alive = False  # bytes nobody asked for: the stream is out of step
@@ -131,7 +124,7 @@ class ResponseParser:
             return False
         self._buf = self._buf + data if self._buf else data
         if state == _HEAD:
-            return self._parse_head()
+            return self._parse_head(self._buf)
         return self._parse_chunked()
 
     def feed_eof(self) -> bool:
@@ -162,13 +155,15 @@ class ResponseParser:
 
     # -- head ----------------------------------------------------------------------------------
 
-    def _parse_head(self) -> bool:
+    def _parse_head(self, buf: bytes) -> bool:
+        """Parse the head at the start of ``buf`` (all received so far), then frame the body:
+        what the head says about it decides the next state."""
         while True:
-            buf = self._buf
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(buf) > MAX_HEAD:
                     raise TransportError(f"response head larger than {MAX_HEAD // 1024} KiB")
+                self._buf = buf
                 return False
             # One decode and one split for the whole head: far cheaper than line by line.
             lines = buf[:end].decode("latin-1").split("\r\n")
@@ -190,7 +185,7 @@ class ResponseParser:
                     headers[name] += ", " + value
                 else:
                     headers[name] = value
-            self._buf = buf[end + 4 :]
+            buf = buf[end + 4 :]
             if status >= 200 or status == 101:
                 break
             # A 1xx interim answer (100 Continue, 103 Early Hints): the real one follows.
@@ -202,13 +197,8 @@ class ResponseParser:
             self.keep_alive = connection is None or "close" not in connection.lower()
         else:
             self.keep_alive = connection is not None and "keep-alive" in connection.lower()
-        return self._start_body()
-
-    def _start_body(self) -> bool:
-        headers = self.headers
-        buf = self._buf
-        self._buf = b""
-        if self.status in (204, 304):
+        # buf now holds what followed the head.
+        if status in (204, 304):
             return self._finish(b"", bool(buf))
         encoding = headers.get("transfer-encoding")
         if encoding is not None:
@@ -216,6 +206,7 @@ class ResponseParser:
                 raise TransportError(f"unsupported transfer-encoding {encoding!r}")
             self._state = _CHUNK_SIZE
             self._buf = buf
+            self._chunks = bytearray()
             return self._parse_chunked()
         length_text = headers.get("content-length")
         if length_text is None:
@@ -228,8 +219,12 @@ class ResponseParser:
             length = -1
         if length < 0:
             raise TransportError(f"malformed content-length {length_text[:40]!r}")
-        if len(buf) >= length:  # the usual case: the whole body came with the head
-            return self._finish(buf[:length], len(buf) > length)
+        if len(buf) == length:  # the usual case: the whole body came with the head
+            self.body = buf
+            self._state = _DONE
+            return True
+        if len(buf) > length:
+            return self._finish(buf[:length], True)
         self._state = _LENGTH
         self._remaining = length - len(buf)
         self._chunks = bytearray(buf)
