@@ -4,6 +4,7 @@ against DynamoDB Local, through the fault proxy, and as an HTTP proxy's client."
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import zlib
 
@@ -14,7 +15,16 @@ from dynamore._transports.base import SOCKET_OPTIONS
 from dynamore._transports.botocore import BotocoreTransport
 from dynamore.exceptions import ConnectError, ResponseTimeout, TransportError
 from tests.faultproxy import FaultProxy
-from tests.http_kit import SIMPLE_HEADERS, call, clear_proxy_env, list_tables
+from tests.http_kit import (
+    SIMPLE_HEADERS,
+    FakeClock,
+    TinyServer,
+    answer,
+    call,
+    clear_proxy_env,
+    list_tables,
+    serve_forever,
+)
 
 
 @pytest.fixture
@@ -90,3 +100,23 @@ def test_botocore_transport_goes_through_the_proxy_from_the_environment(
 def test_connections_get_the_same_socket_options_as_native_ones() -> None:
     with BotocoreTransport("http://127.0.0.1:9", proxies={}) as transport:
         assert transport._settings["socket_options"] == list(SOCKET_OPTIONS)
+
+
+def test_a_pool_idle_too_long_is_closed_with_a_debug_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
+    clock = FakeClock()
+    with TinyServer(serve_forever(lambda n: answer())) as server:
+        url = server.url
+        transport = BotocoreTransport(url, proxies={}, max_idle_time=30, clock=clock)
+        with transport:
+            transport.send(SIMPLE_HEADERS, b"{}")
+            clock.advance(29.9)
+            transport.send(SIMPLE_HEADERS, b"{}")  # reused
+            assert server.connections == 1
+            clock.advance(30)
+            transport.send(SIMPLE_HEADERS, b"{}")  # on a new connection
+            assert server.connections == 2
+    mine = [r.getMessage() for r in caplog.records if r.name == "dynamore"]
+    assert mine == [f"{url}: closing the pool, idle for 30.0 s (max_idle_time 30.0 s)"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import ssl
@@ -52,7 +53,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 # -- against DynamoDB Local -----------------------------------------------------------------------
 
 
-def test_put_and_get_item_on_one_kept_alive_connection(ddb_endpoint: str, table: str) -> None:
+def test_put_and_get_item_on_one_kept_alive_connection(
+    ddb_endpoint: str, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
     with FaultProxy(ddb_endpoint) as proxy, NativeTransport(proxy.url) as transport:
         item = {"PK": {"S": "p"}, "SK": {"S": "s"}, "n": {"N": "7"}, "text": {"S": "héllo"}}
         put = call(transport, proxy.url, "PutItem", {"TableName": table, "Item": item})
@@ -74,6 +78,7 @@ def test_put_and_get_item_on_one_kept_alive_connection(ddb_endpoint: str, table:
         assert (transport.idle, transport.active) == (1, 0)
         assert repr(transport) == f"<NativeTransport {proxy.url} idle=1 active=0>"
     assert transport.idle == 0
+    assert caplog.records == []  # the success path leaves no record
 
 
 def test_error_answers_come_back_as_responses(ddb_endpoint: str) -> None:
@@ -160,7 +165,10 @@ def test_callers_beyond_the_bound_wait_for_a_free_connection() -> None:
         assert (transport.active, transport.idle, transport.waiting) == (0, 1, 0)
 
 
-def test_server_closing_an_idle_connection_is_transparent(ddb_endpoint: str) -> None:
+def test_server_closing_an_idle_connection_is_transparent(
+    ddb_endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
     with (
         FaultProxy(ddb_endpoint, idle_close_seconds=0.01) as proxy,
         NativeTransport(proxy.url) as transport,
@@ -171,9 +179,20 @@ def test_server_closing_an_idle_connection_is_transparent(ddb_endpoint: str) -> 
         list_tables(transport, proxy.url)
         assert proxy.connections == 2
         assert proxy.forwarded["ListTables"] == 2
+        url = proxy.url
+    # select() saw the close before the request went out (else it was resent): either way,
+    # one record says why a new connection was opened.
+    assert [r.getMessage() for r in caplog.records] in (
+        [f"{url}: dropping a pooled connection the server closed while idle"],
+        [f"{url}: kept-alive connection closed before answering; resending"],
+    )
 
 
-def test_reused_connection_dead_before_any_response_byte_is_resent_once() -> None:
+def test_reused_connection_dead_before_any_response_byte_is_resent_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
+
     def handler(peer: Peer, index: int) -> None:
         if index == 0:
             peer.read_request()
@@ -188,6 +207,11 @@ def test_reused_connection_dead_before_any_response_byte_is_resent_once() -> Non
         assert server.connections == 2
         assert len(server.requests) == 3
         assert server.errors == []
+        url = server.url
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{url}: kept-alive connection closed before answering; resending"
+    ]
+    assert caplog.records[0].funcName == "_start"  # the record names its place, not the helper
 
 
 def test_reset_before_on_a_fresh_connection_raises(ddb_endpoint: str) -> None:
@@ -298,7 +322,10 @@ def test_connect_failure_raises_and_frees_the_slot() -> None:
             assert transport.active == 0
 
 
-def test_connections_idle_too_long_are_closed_not_reused() -> None:
+def test_connections_idle_too_long_are_closed_not_reused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
     both_arrived = threading.Barrier(2)
 
     def handler(peer: Peer, index: int) -> None:
@@ -331,6 +358,10 @@ def test_connections_idle_too_long_are_closed_not_reused() -> None:
         assert json.loads(transport.send(SIMPLE_HEADERS, b"{}").body) == {"connection": 2, "n": 0}
         assert (transport.idle, transport.active, server.connections) == (1, 0, 3)
         assert transport.max_idle_time == 30.0
+        url = server.url
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{url}: closing 2 pooled connection(s) idle for 30.0 s or more"
+    ]
 
 
 def test_every_connection_has_tcp_keepalive() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from dynamore._transports import make_transport, proxy_applies
+from dynamore._transports.base import BaseTransport, Response
 from dynamore._transports.botocore import BotocoreTransport
 from dynamore._transports.native import NativeTransport
 from dynamore.exceptions import ConfigurationError, TransportError
@@ -192,3 +193,55 @@ def test_choosing_the_native_transport_imports_no_botocore_nor_urllib_request() 
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "NativeTransport []"
+
+
+# -- the life cycle every transport shares ----------------------------------------------------
+
+
+class Toy(BaseTransport):
+    """A transport that only records what the base class asks of it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.calls: list[str] = []
+
+    def send(self, headers: dict[str, str], body: bytes) -> Response:
+        self._check_owner()
+        self.calls.append("send")
+        return Response(200, {}, body)
+
+    def _close_connections(self) -> None:
+        self.calls.append("close")
+
+    def _forget_connections(self) -> None:
+        self.calls.append("forget")
+
+
+def test_base_transport_is_a_context_manager_that_closes() -> None:
+    with Toy("http://h:1/") as toy:
+        assert toy.send({}, b"x") == Response(200, {}, b"x")
+    assert toy.calls == ["send", "close"]
+    assert repr(toy) == "<Toy http://h:1>"
+    toy.close()  # closing again is harmless, and the transport stays usable
+    assert toy.send({}, b"y").body == b"y"
+
+
+def test_a_copy_in_another_process_forgets_instead_of_closing() -> None:
+    toy = Toy("http://h:1")
+    toy._pid = -1  # as a forked child sees it when the at-fork hook did not run
+    toy.close()
+    assert toy.calls == ["forget"]  # never closes what the parent still uses
+    toy.close()
+    assert toy.calls == ["forget", "close"]  # forgot once: now the connections are its own
+    toy._pid = -1
+    toy.send({}, b"")
+    assert toy.calls[-2:] == ["forget", "send"]
+
+
+def test_a_transport_must_write_send_and_its_hooks() -> None:
+    class Incomplete(BaseTransport):
+        def send(self, headers: dict[str, str], body: bytes) -> Response:
+            return Response(200, {}, b"")
+
+    with pytest.raises(TypeError):
+        Incomplete("http://h")  # type: ignore[abstract]

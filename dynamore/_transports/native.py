@@ -253,12 +253,18 @@ class NativeTransport(BaseTransport):
                     return
                 if parser.feed(data):
                     return
-        except socket.timeout as exc:
-            raise ResponseTimeout(
-                f"no complete response from {self.url} within {self._read_timeout} s"
-            ) from exc
         except OSError as exc:
-            raise TransportError(f"connection to {self.url} failed mid-response: {exc}") from exc
+            raise self._failure(exc, "mid-response") from exc
+
+    def _failure(self, exc: OSError, during: str) -> TransportError:
+        """The error for a socket failure once the request was on its way: a timeout is a
+        ResponseTimeout (the socket's timeout is the read timeout by then)."""
+        # socket.timeout is TimeoutError from Python 3.10 on, a separate OSError before.
+        if isinstance(exc, socket.timeout):
+            return ResponseTimeout(
+                f"no complete response from {self.url} within {self._read_timeout} s"
+            )
+        return TransportError(f"connection to {self.url} failed {during}: {exc}")
 
     def _start(
         self, sock: socket.socket, data: Optional[bytes], head: bytes, body: bytes, reused: bool
@@ -272,20 +278,16 @@ class NativeTransport(BaseTransport):
                 sock.sendall(head)
                 sock.sendall(body)
             first = sock.recv(_RECV_SIZE)
-        # socket.timeout is TimeoutError from Python 3.10 on, a separate OSError before.
-        except socket.timeout as exc:
-            raise ResponseTimeout(
-                f"no response from {self.url} within {self._read_timeout} s"
-            ) from exc
         except OSError as exc:
-            if reused:
+            # A timeout is never resent: the server may be slow at the request, not gone.
+            if reused and not isinstance(exc, socket.timeout):
                 debug(
                     "%s: kept-alive connection failed before answering (%r); resending",
                     self.url,
                     exc,
                 )
                 return b""
-            raise TransportError(f"connection to {self.url} failed: {exc}") from exc
+            raise self._failure(exc, "before answering") from exc
         if not first:
             if reused:
                 debug("%s: kept-alive connection closed before answering; resending", self.url)
