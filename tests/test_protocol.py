@@ -302,10 +302,11 @@ def test_retries_and_credential_refreshes_leave_debug_records(
         "GetItem: attempt 1 of 3 failed (throttle: ThrottlingException: boom (HTTP 400, "
         "request id RID-ERR)); retrying in 0.500 s",
         "GetItem: the security token expired; refreshing credentials",
+        "credentials from test: refreshed (expiry None)",
     ]
     assert all(r.levelno == logging.DEBUG for r in caplog.records)
-    # The record points at the code that made it, not at the logging helper.
-    assert {r.module for r in caplog.records} == {"_protocol"}
+    # Each record points at the code that made it, not at the logging helper.
+    assert [r.module for r in caplog.records] == ["_protocol", "_protocol", "_credentials"]
 
 
 def test_a_success_leaves_no_record(caplog: pytest.LogCaptureFixture) -> None:
