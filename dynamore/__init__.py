@@ -13,7 +13,9 @@ from typing import Any
 from dynamore._client import Client, Page
 from dynamore._credentials import Credentials
 from dynamore._query import QueryPage
+from dynamore._retry import RetryPolicy
 from dynamore._tables import table_definition
+from dynamore._transports.base import Response, Transport
 from dynamore._version import __version__
 
 __all__ = [
@@ -27,6 +29,9 @@ __all__ = [
     "Progress",
     "QueryPage",
     "Reject",
+    "Response",
+    "RetryPolicy",
+    "Transport",
     "__version__",
     "load",
     "table_definition",

@@ -36,9 +36,11 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional, Protocol, TypeVar, Union
 
+from dynamore._classify import THROTTLE, classify
+from dynamore._config import DEFAULT_BATCH_ATTEMPTS
 from dynamore._protocol import Stats, Wire
-from dynamore._retry import THROTTLE, RetryPolicy, classify
-from dynamore.codec import decode_item, encode_item
+from dynamore._retry import RetryPolicy
+from dynamore.codec import encode_item
 from dynamore.exceptions import (
     BatchIncomplete,
     ConfigurationError,
@@ -66,11 +68,6 @@ __all__ = [
 #: DynamoDB's per-request limits.
 MAX_WRITE_ITEMS = 25
 MAX_GET_KEYS = 100
-
-#: Rounds in a row that may come back with nothing processed before a batch gives up. A round
-#: that makes some progress does not count against it: under throttling, partial progress is
-#: the normal shape of a batch.
-DEFAULT_BATCH_ATTEMPTS = 8
 
 Item = dict[str, Any]
 AttributeValue = dict[str, Any]
@@ -477,7 +474,6 @@ def batch_get(
     *,
     projection: Optional[Union[str, Sequence[str]]] = None,
     consistent: bool = False,
-    use_decimal: bool = False,
     attempts: int = DEFAULT_BATCH_ATTEMPTS,
     sleep: Sleep = time.sleep,
 ) -> list[Item]:
@@ -525,12 +521,13 @@ def batch_get(
         extra["ConsistentRead"] = True
 
     found: dict[KeyId, Item] = {}
+    decode = wire.decode_item
 
     def send(pending: list[tuple[KeyId, AttributeValue]]) -> list[tuple[KeyId, AttributeValue]]:
         request = dict(extra, Keys=[av for _, av in pending])
         response = wire.call("BatchGetItem", {"RequestItems": {table: request}})
         for av_map in response.get("Responses", {}).get(table, ()):
-            item = decode_item(av_map, use_decimal=use_decimal)
+            item = decode(av_map)
             for name in strip:
                 item.pop(name, None)
             found[key_id(av_map, names) or ()] = item

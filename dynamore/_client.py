@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from dynamore._config import (
+    DEFAULT_BATCH_ATTEMPTS,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
@@ -26,11 +27,12 @@ from dynamore._config import (
     resolve_region,
 )
 from dynamore._credentials import resolve_credentials
-from dynamore._http import Transport, make_transport
 from dynamore._payloads import (
     Item,
     Names,
     Projection,
+    ReturnValues,
+    ReturnValuesOnFailure,
     Values,
     create_table_payload,
     expression_parts,
@@ -43,10 +45,34 @@ from dynamore._payloads import (
 from dynamore._protocol import Stats, Wire
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
-from dynamore.codec import decode_item, encode_item
-from dynamore.exceptions import ServiceError, ValidationError
+from dynamore._transports import Transport, TransportKind, make_transport
+from dynamore.codec import encode_item, item_decoder
+from dynamore.exceptions import ConfigurationError, ServiceError, ValidationError
 
 __all__ = ["Client", "Page"]
+
+
+def _retry_policy(retry: Union[int, RetryPolicy, None], max_attempts: Optional[int]) -> RetryPolicy:
+    """The Client's ``retry=`` (attempts in all, or a policy) as a policy; ``max_attempts=`` is
+    its deprecated spelling."""
+    if max_attempts is not None:
+        import warnings
+
+        warnings.warn(
+            "Client(max_attempts=N) is deprecated: pass retry=N", DeprecationWarning, stacklevel=3
+        )
+        if retry is not None:
+            raise ConfigurationError("give retry= only (max_attempts= is its deprecated spelling)")
+        retry = max_attempts
+    if retry is None:
+        return RetryPolicy(max_attempts=max_attempts_from_env())
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if isinstance(retry, bool) or not isinstance(retry, int):
+        raise ConfigurationError(
+            f"retry must be a number of attempts or a RetryPolicy, not {type(retry).__name__}"
+        )
+    return RetryPolicy(max_attempts=positive_count("retry", retry))
 
 
 @dataclass(frozen=True)
@@ -79,14 +105,15 @@ class Client:
     config; ``transport`` is ``"auto"`` (the native keep-alive transport, or botocore's when a
     proxy from the environment applies), ``"native"``, ``"botocore"`` or a transport object;
     either kind trusts ``AWS_CA_BUNDLE`` / the profile's ``ca_bundle`` / ``REQUESTS_CA_BUNDLE``;
-    ``max_attempts`` (default 3, or ``AWS_MAX_ATTEMPTS``), ``connect_timeout``, ``read_timeout``
-    (seconds), ``max_connections``, ``max_idle_time`` (seconds a kept-alive connection may stay
-    unused and still be reused; default 30); each must be a number > 0, else
-    ConfigurationError. ``use_decimal`` decodes numbers with a fraction or exponent as
-    ``Decimal`` instead of ``float`` (exact: a float holds about 17 significant digits,
-    DynamoDB 38). ``retry`` replaces the retry policy (``max_attempts`` is then ignored).
-    The client may be shared by threads, and survives a fork: a child process opens its own
-    connections.
+    ``retry`` is the number of attempts in all (default 3, or ``AWS_MAX_ATTEMPTS``) or a
+    :class:`~dynamore.RetryPolicy` (its own attempts, backoff bases and cap);
+    ``connect_timeout``, ``read_timeout`` (seconds), ``max_connections``, ``max_idle_time``
+    (seconds a kept-alive connection may stay unused and still be reused; default 30); each
+    must be a number > 0, else ConfigurationError. ``use_decimal`` decodes numbers with a
+    fraction or exponent as ``Decimal`` instead of ``float`` (exact: a float holds about 17
+    significant digits, DynamoDB 38); the decoder is built once, here. ``max_attempts=N`` is a
+    deprecated spelling of ``retry=N``. The client may be shared by threads, and survives a
+    fork: a child process opens its own connections.
     """
 
     def __init__(
@@ -95,14 +122,14 @@ class Client:
         region: Optional[str] = None,
         endpoint_url: Optional[str] = None,
         credentials: object = None,
-        transport: Union[str, Transport] = "auto",
-        max_attempts: Optional[int] = None,
+        transport: Union[TransportKind, Transport] = "auto",
+        retry: Union[int, RetryPolicy, None] = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
         use_decimal: bool = False,
-        retry: Optional[RetryPolicy] = None,
+        max_attempts: Optional[int] = None,
     ) -> None:
         # Checked first, even those a given transport object makes moot: a typo must not
         # wait for the first request (or for the transport to change) to surface.
@@ -110,8 +137,7 @@ class Client:
         positive_seconds("read_timeout", read_timeout)
         positive_seconds("max_idle_time", max_idle_time)
         positive_count("max_connections", max_connections)
-        if max_attempts is not None:
-            positive_count("max_attempts", max_attempts)
+        policy = _retry_policy(retry, max_attempts)
         self.region = resolve_region(region)
         self.endpoint = Endpoint.parse(resolve_endpoint(endpoint_url, self.region))
         self.use_decimal = use_decimal
@@ -124,15 +150,13 @@ class Client:
                 max_connections=max_connections,
                 max_idle_time=max_idle_time,
             )
-        if retry is None:
-            attempts = max_attempts if max_attempts is not None else max_attempts_from_env()
-            retry = RetryPolicy(max_attempts=attempts)
+        self._decode_item = item_decoder(use_decimal=use_decimal)
         self._wire = Wire(
             transport=transport,
             signer=Signer(self.region, self.endpoint.host_header),
             credentials=resolve_credentials(credentials),
-            retry=retry,
-            use_decimal=use_decimal,
+            retry=policy,
+            decode_item=self._decode_item,
         )
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -189,7 +213,7 @@ class Client:
     def _decode(self, av_map: Optional[dict[str, Any]]) -> Optional[Item]:
         if av_map is None:
             return None
-        return decode_item(av_map, use_decimal=self.use_decimal)
+        return self._decode_item(av_map)
 
     def close(self) -> None:
         """Close every connection. The client must not be used afterwards."""
@@ -229,8 +253,8 @@ class Client:
         condition: Optional[str] = None,
         names: Names = None,
         values: Values = None,
-        return_values: Optional[str] = None,
-        return_values_on_failure: Optional[str] = None,
+        return_values: Optional[ReturnValues] = None,
+        return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
     ) -> Optional[Item]:
         """Write ``item`` whole. Returns the old item with ``return_values="ALL_OLD"``.
 
@@ -257,8 +281,8 @@ class Client:
         condition: Optional[str] = None,
         names: Names = None,
         values: Values = None,
-        return_values: Optional[str] = None,
-        return_values_on_failure: Optional[str] = None,
+        return_values: Optional[ReturnValues] = None,
+        return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
     ) -> Optional[Item]:
         """Apply an update expression (``"SET #n = :v"``) to the item with ``key``."""
         payload = write_payload(
@@ -281,8 +305,8 @@ class Client:
         condition: Optional[str] = None,
         names: Names = None,
         values: Values = None,
-        return_values: Optional[str] = None,
-        return_values_on_failure: Optional[str] = None,
+        return_values: Optional[ReturnValues] = None,
+        return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
     ) -> Optional[Item]:
         """Delete the item with ``key``; ``return_values="ALL_OLD"`` returns what was deleted."""
         payload = write_payload(
@@ -300,9 +324,8 @@ class Client:
 
     def _page(self, operation: str, payload: dict[str, Any]) -> Page:
         response = self._wire.call(operation, payload)
-        decode = decode_item
-        use_decimal = self.use_decimal
-        items = [decode(item, use_decimal=use_decimal) for item in response.get("Items", ())]
+        decode = self._decode_item
+        items = [decode(item) for item in response.get("Items", ())]
         last = response.get("LastEvaluatedKey")
         return Page(
             items,
@@ -557,14 +580,30 @@ class Client:
         table: str,
         puts: Iterable[Mapping[str, Any]] = (),
         deletes: Iterable[Mapping[str, Any]] = (),
-        **options: Any,
+        *,
+        key_names: Optional[Sequence[str]] = None,
+        attempts: int = DEFAULT_BATCH_ATTEMPTS,
+        sleep: Callable[[float], object] = time.sleep,
+        give_up: Optional[Callable[[], bool]] = None,
     ) -> None:
         """Write ``puts`` (whole items) and delete ``deletes`` (keys), in as many
         BatchWriteItem requests as DynamoDB's limits need, retrying unprocessed items with
-        backoff; BatchIncomplete carries whatever is left when retries run out."""
+        backoff; BatchIncomplete carries whatever is left when ``attempts`` rounds in a row
+        processed nothing. ``key_names`` (e.g. ``("PK", "SK")``) saves one DescribeTable;
+        ``sleep`` waits out each backoff and ``give_up()``, asked before it, may end the
+        batch early (both for bulk loaders)."""
         from dynamore._batch import batch_write
 
-        batch_write(self._wire, table, puts, deletes, **options)
+        batch_write(
+            self._wire,
+            table,
+            puts,
+            deletes,
+            key_names=key_names,
+            attempts=attempts,
+            sleep=sleep,
+            give_up=give_up,
+        )
 
     def batch_get(
         self,
@@ -573,10 +612,12 @@ class Client:
         *,
         projection: Projection = None,
         consistent: bool = False,
-        **options: Any,
+        attempts: int = DEFAULT_BATCH_ATTEMPTS,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> list[Item]:
         """The items with ``keys`` that exist, in the order of ``keys``, in as many
-        BatchGetItem requests as needed; unprocessed keys are retried with backoff."""
+        BatchGetItem requests as needed; unprocessed keys are retried with backoff (up to
+        ``attempts`` rounds in a row without progress, each wait through ``sleep``)."""
         from dynamore._batch import batch_get
 
         items: list[Item] = batch_get(
@@ -585,8 +626,8 @@ class Client:
             keys,
             projection=projection,
             consistent=consistent,
-            use_decimal=self.use_decimal,
-            **options,
+            attempts=attempts,
+            sleep=sleep,
         )
         return items
 

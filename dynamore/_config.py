@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from dynamore.exceptions import ConfigurationError
 
 __all__ = [
+    "DEFAULT_BATCH_ATTEMPTS",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_MAX_CONNECTIONS",
@@ -49,6 +50,10 @@ __all__ = [
 
 #: Attempts in all, the first one included (botocore's "standard" retry mode).
 DEFAULT_MAX_ATTEMPTS = 3
+#: Rounds in a row that may come back with nothing processed before a batch gives up. A round
+#: that makes some progress does not count against it: under throttling, partial progress is
+#: the normal shape of a batch.
+DEFAULT_BATCH_ATTEMPTS = 8
 #: Seconds to open a connection (TCP and TLS).
 DEFAULT_CONNECT_TIMEOUT = 5.0
 #: Seconds to wait for a complete response once the request is sent.

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from dynamore._log import debug
 from dynamore.exceptions import ConfigurationError, DynamoreError
 
 __all__ = [
@@ -171,13 +172,19 @@ class CredentialProvider:
                 return creds  # another thread refreshed while this one waited
             try:
                 fresh = self._fetch()
-            except DynamoreError:
+            except DynamoreError as exc:
                 if now < valid_until:
+                    debug(
+                        "credentials from %s: refresh failed, still using the current ones (%s)",
+                        self.name,
+                        exc,
+                    )
                     retry_at = min(now + _RETRY_FAILED_REFRESH_AFTER, valid_until)
                     self._state = (creds, retry_at, valid_until)
                     return creds
                 raise
             self._state = self._state_for(fresh, now)
+            debug("credentials from %s: refreshed (expiry %s)", self.name, fresh.expiry)
             return fresh
         finally:
             self._lock.release()

@@ -7,7 +7,7 @@ expressions pass through as written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union, get_args
 
 from dynamore.codec import encode_item
 from dynamore.exceptions import ValidationError
@@ -16,6 +16,8 @@ __all__ = [
     "Item",
     "Names",
     "Projection",
+    "ReturnValues",
+    "ReturnValuesOnFailure",
     "Values",
     "check_return_values",
     "create_table_payload",
@@ -31,8 +33,14 @@ Item = dict[str, Any]
 Names = Optional[Mapping[str, str]]
 Values = Optional[Mapping[str, Any]]
 Projection = Optional[Union[str, Sequence[str]]]
+#: What a write returns: ``ReturnValues``.
+ReturnValues = Literal["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]
+#: What a failed condition returns: ``ReturnValuesOnConditionCheckFailure``.
+ReturnValuesOnFailure = Literal["NONE", "ALL_OLD"]
 
-_RETURN_VALUES = frozenset({"NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"})
+# Checked at run time too: a typo must not wait for DynamoDB's ValidationException.
+_RETURN_VALUES = frozenset(get_args(ReturnValues))
+_RETURN_VALUES_ON_FAILURE = frozenset(get_args(ReturnValuesOnFailure))
 _TRANSACT_KINDS = ("Put", "Update", "Delete", "ConditionCheck")
 
 
@@ -72,8 +80,8 @@ def write_payload(
     condition: Optional[str],
     names: Names,
     values: Values,
-    return_values: Optional[str],
-    return_values_on_failure: Optional[str],
+    return_values: Optional[ReturnValues],
+    return_values_on_failure: Optional[ReturnValuesOnFailure],
 ) -> dict[str, Any]:
     check_return_values(return_values)
     payload: dict[str, Any] = {"TableName": table}
@@ -83,7 +91,7 @@ def write_payload(
     if return_values is not None:
         payload["ReturnValues"] = return_values
     if return_values_on_failure is not None:
-        if return_values_on_failure not in ("ALL_OLD", "NONE"):
+        if return_values_on_failure not in _RETURN_VALUES_ON_FAILURE:
             raise ValidationError("return_values_on_failure", "must be 'ALL_OLD' or 'NONE'")
         payload["ReturnValuesOnConditionCheckFailure"] = return_values_on_failure
     return payload

@@ -15,11 +15,13 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Optional, Union
 
+from dynamore._classify import TRANSIENT, classify, service_error
 from dynamore._credentials import CredentialProvider
-from dynamore._http import Response, Transport
-from dynamore._retry import TRANSIENT, RetryPolicy, classify
+from dynamore._log import debug
+from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
-from dynamore.codec import decode_item
+from dynamore._transports.base import Response, Transport
+from dynamore.codec import AttributeValue, decode_item
 from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
@@ -30,10 +32,13 @@ from dynamore.exceptions import (
     TransportError,
     UnexpectedResponse,
     ValidationError,
-    service_error,
 )
 
-__all__ = ["Stats", "Wire", "error_from_response", "unexpected_response"]
+__all__ = ["ItemDecoder", "Stats", "Wire", "error_from_response", "unexpected_response"]
+
+#: Wire item -> Python item, with the client's number policy built in (see
+#: :func:`dynamore.codec.item_decoder`).
+ItemDecoder = Callable[[dict[str, AttributeValue]], dict[str, Any]]
 
 # Compact separators: smaller bodies; ensure_ascii=False: UTF-8 text is shorter than \u escapes;
 # check_circular=False: payloads come from the codec, which bounds nesting (a quarter less time).
@@ -60,13 +65,13 @@ class Stats:
 
 
 def _decode_cancellation_reasons(
-    reasons: list[dict[str, Any]], use_decimal: bool
+    reasons: list[dict[str, Any]], decode: ItemDecoder
 ) -> list[dict[str, Any]]:
     out = []
     for reason in reasons:
         entry = dict(reason)
         if "Item" in entry:
-            entry["Item"] = decode_item(entry["Item"], use_decimal=use_decimal)
+            entry["Item"] = decode(entry["Item"])
         entry.setdefault("Code", "None")
         out.append(entry)
     return out
@@ -108,11 +113,11 @@ def unexpected_response(response: Response, host: str = "the endpoint") -> Unexp
 
 
 def error_from_response(
-    response: Response, use_decimal: bool = False, host: str = "the endpoint"
+    response: Response, decode: ItemDecoder = decode_item, host: str = "the endpoint"
 ) -> Union[ServiceError, UnexpectedResponse]:
     """Map a non-200 response to the matching :class:`ServiceError` subclass, or to
     :class:`UnexpectedResponse` when its body is not DynamoDB's JSON (``host`` names the
-    endpoint in that message)."""
+    endpoint in that message). ``decode`` reads the items an error carries."""
     request_id = response.headers.get("x-amzn-requestid")
     body = _json_object(response.body) if response.body else {}
     if body is None:
@@ -122,16 +127,19 @@ def error_from_response(
     message = str(body.get("message", body.get("Message", "")))
     error = service_error(code, message, status=response.status, request_id=request_id, body=body)
     if isinstance(error, ConditionalCheckFailed) and "Item" in body:
-        error.item = decode_item(body["Item"], use_decimal=use_decimal)
+        error.item = decode(body["Item"])
     elif isinstance(error, TransactionCanceled):
-        error.reasons = _decode_cancellation_reasons(
-            body.get("CancellationReasons", []), use_decimal
-        )
+        error.reasons = _decode_cancellation_reasons(body.get("CancellationReasons", []), decode)
     return error
 
 
 class Wire:
-    """Sends operations to one DynamoDB endpoint, with signing, CRC checks and retries."""
+    """Sends operations to one DynamoDB endpoint, with signing, CRC checks and retries.
+
+    ``decode_item`` reads the items error answers carry (the current item of a failed
+    condition, a cancelled transaction's); the client builds it once for its number policy,
+    which the wire itself never needs to know.
+    """
 
     def __init__(
         self,
@@ -142,7 +150,7 @@ class Wire:
         retry: RetryPolicy,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        use_decimal: bool = False,
+        decode_item: ItemDecoder = decode_item,
     ) -> None:
         self.transport = transport
         self.signer = signer
@@ -151,7 +159,7 @@ class Wire:
         self.stats = Stats()
         self._sleep = sleep
         self._clock = clock
-        self.use_decimal = use_decimal
+        self.decode_item = decode_item
 
     def derive(self, *, sleep: Callable[[float], None], stats: Stats) -> Wire:
         """A wire sharing this one's transport, signer, credentials and retry policy, with its
@@ -192,6 +200,7 @@ class Wire:
                 if refreshed or not self.credentials.refreshable:
                     raise
                 refreshed = True
+                debug("%s: the security token expired; refreshing credentials", operation)
                 # Naming the stale credentials lets many threads that met the same expired
                 # token share one refresh.
                 self.credentials.invalidate(credentials)
@@ -202,6 +211,15 @@ class Wire:
                 policy, delay = policy.next(error)  # raises when this is the last word
                 ambiguous = ambiguous or _may_have_applied(error)
                 self.stats.record(kind or TRANSIENT)
+                debug(
+                    "%s: attempt %d of %d failed (%s: %s); retrying in %.3f s",
+                    operation,
+                    policy.attempt - 1,
+                    policy.max_attempts,
+                    kind,
+                    error,
+                    delay,
+                )
                 if delay > 0:
                     self._sleep(delay)
 
@@ -214,7 +232,7 @@ class Wire:
                 request_id=response.headers.get("x-amzn-requestid"),
             )
         if response.status != 200:
-            raise error_from_response(response, self.use_decimal, self.signer.host_header)
+            raise error_from_response(response, self.decode_item, self.signer.host_header)
         if not response.body:
             return {}
         try:

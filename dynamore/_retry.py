@@ -1,102 +1,33 @@
-"""Which failures are worth another attempt, and how long to wait before it.
+"""How long to wait before another attempt, and when to stop: :class:`RetryPolicy`.
 
-The rules are botocore's "standard" retry mode (1.44): throttling and transient error codes,
-HTTP 429 and 5xx statuses, connection failures, and a response that failed its CRC32 check
-(an answer that is not DynamoDB's is retried by the same statuses: a wrong endpoint's 404
-page would only come back again);
-full-jitter exponential backoff with a longer base for throttling (1 s) than for transient
-errors (25 ms, botocore's figure for DynamoDB), capped at 20 s.
-
-An expired token is not retried here: the client invalidates its credentials and retries
-once itself (see :class:`~dynamore.exceptions.ExpiredCredentials`).
+Which failures are worth another attempt is :func:`dynamore._classify.classify`'s answer; the
+policy turns it into full-jitter exponential backoff, botocore's "standard" mode (1.44): a
+longer base for throttling (1 s) than for transient errors (25 ms, botocore's figure for
+DynamoDB), capped at 20 s.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
+from typing import Callable
 
+from dynamore._classify import THROTTLE, TRANSIENT, classify
 from dynamore._config import DEFAULT_MAX_ATTEMPTS, positive_count
-from dynamore.exceptions import (
-    THROTTLING_CODES,
-    ConfigurationError,
-    ServiceError,
-    TransportError,
-    UnexpectedResponse,
-)
+from dynamore.exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_BACKOFF_CAP",
     "DEFAULT_THROTTLE_BASE",
     "DEFAULT_TRANSIENT_BASE",
-    "THROTTLE",
-    "THROTTLING_CODES",
-    "THROTTLING_STATUSES",
-    "TRANSIENT",
-    "TRANSIENT_CODES",
-    "TRANSIENT_STATUSES",
     "RetryPolicy",
-    "classify",
 ]
-
-#: Kinds of retryable failure, as returned by :func:`classify`.
-THROTTLE = "throttle"
-TRANSIENT = "transient"
-
-#: Error codes that mean "try again": the generic timeouts, and DynamoDB's
-#: ReplicatedWriteConflictException (409), which its service model marks retryable.
-#: PriorRequestNotComplete is in both sets; throttling wins, as in botocore.
-TRANSIENT_CODES = frozenset(
-    {
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-        "ReplicatedWriteConflictException",
-    }
-)
-
-#: HTTP statuses retried whatever the error code.
-THROTTLING_STATUSES = frozenset({429})
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 
 #: Backoff bases in seconds (botocore standard mode: 1 s when throttled; 25 ms otherwise for
 #: DynamoDB, 50 ms for other services) and the cap on any one delay.
 DEFAULT_THROTTLE_BASE = 1.0
 DEFAULT_TRANSIENT_BASE = 0.025
 DEFAULT_BACKOFF_CAP = 20.0
-
-
-def _by_status(status: int) -> Optional[str]:
-    if status in THROTTLING_STATUSES:
-        return THROTTLE
-    if status in TRANSIENT_STATUSES:
-        return TRANSIENT
-    return None
-
-
-def classify(error: BaseException) -> Optional[str]:
-    """``"throttle"``, ``"transient"`` or None (not worth retrying) for a failed attempt.
-
-    >>> classify(ServiceError("ProvisionedThroughputExceededException", "slow down"))
-    'throttle'
-    >>> classify(ServiceError("ConditionalCheckFailedException", "no")) is None
-    True
-    """
-    if isinstance(error, ServiceError):
-        code = error.code
-        if code in THROTTLING_CODES:
-            return THROTTLE
-        if code in TRANSIENT_CODES:
-            return TRANSIENT
-        return _by_status(error.status)
-    if isinstance(error, UnexpectedResponse) and error.status != 200:
-        return _by_status(error.status)
-    if isinstance(error, TransportError):
-        # Connection failures, timeouts, damaged answers (CRC mismatch, a 200 that is not
-        # JSON): all worth another attempt.
-        return TRANSIENT
-    return None
 
 
 @dataclass(frozen=True)

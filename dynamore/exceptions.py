@@ -29,9 +29,10 @@
 
     SchemaWarning (a UserWarning)              an Entity's SCHEMA has keywords JSON Schema ignores
 
-Service errors are built from the ``__type`` suffix of DynamoDB's error body through
-:data:`SERVICE_ERRORS`; an unknown code becomes a plain :class:`ServiceError` that keeps the
-code, message, HTTP status and request id, so nothing is lost.
+Service errors are built from the ``__type`` suffix of DynamoDB's error body (the code ->
+class table, like every error-code table, is in ``dynamore._classify``); an unknown code
+becomes a plain :class:`ServiceError` that keeps the code, message, HTTP status and request
+id, so nothing is lost.
 
 A :class:`TransportError` other than :class:`ConnectError` may come after the request left, so
 the request may have been applied; a :class:`ConnectError` means it was never sent.
@@ -42,7 +43,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 __all__ = [
-    "SERVICE_ERRORS",
     "AlreadyExists",
     "BatchIncomplete",
     "ChecksumMismatch",
@@ -64,12 +64,10 @@ __all__ = [
     "ServiceValidationError",
     "ThrottlingError",
     "TransactionCanceled",
-    "THROTTLING_CODES",
     "TransportError",
     "UnexpectedResponse",
     "UnsupportedTypeError",
     "ValidationError",
-    "service_error",
 ]
 
 
@@ -262,49 +260,6 @@ class ConcurrentUpdate(EntityError):
 
 class SchemaWarning(UserWarning):
     """An Entity's SCHEMA uses a keyword JSON Schema does not know (it would be ignored)."""
-
-
-#: Error codes (``__type`` suffixes) that mean "slow down": mapped to ThrottlingError here and
-#: retried with the longer backoff by the retry policy (dynamore._retry), from this one set.
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-    }
-)
-
-SERVICE_ERRORS: dict[str, type[ServiceError]] = {
-    "ConditionalCheckFailedException": ConditionalCheckFailed,
-    "TransactionCanceledException": TransactionCanceled,
-    "ResourceNotFoundException": ResourceNotFound,
-    "ValidationException": ServiceValidationError,
-    "ExpiredTokenException": ExpiredCredentials,
-    **{code: ThrottlingError for code in THROTTLING_CODES},
-}
-
-
-def service_error(
-    code: str,
-    message: str,
-    *,
-    status: int = 400,
-    request_id: Optional[str] = None,
-    body: Optional[dict[str, Any]] = None,
-) -> ServiceError:
-    """Build the right :class:`ServiceError` subclass for an error code (``__type`` suffix)."""
-    cls = SERVICE_ERRORS.get(code, ThrottlingError if status == 429 else ServiceError)
-    return cls(code, message, status=status, request_id=request_id, body=body)
 
 
 class InvalidCursor(ValidationError):

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from dynamore import Client, Page
+from dynamore import Client, Page, RetryPolicy
 from dynamore.exceptions import (
     ConditionalCheckFailed,
+    ConfigurationError,
     DynamoreError,
     ResourceNotFound,
     ServiceError,
@@ -62,6 +63,63 @@ def test_put_returns_old_item_and_use_decimal(ddb_endpoint: str, table: str) -> 
         old = client.put_item(table, {"PK": "P", "SK": "1"}, return_values="ALL_OLD")
         assert old == {"PK": "P", "SK": "1", "x": Decimal("1.25"), "n": 3}
         assert isinstance(old["x"], Decimal) and isinstance(old["n"], int)
+
+
+def test_every_read_path_follows_the_number_policy(ddb_endpoint: str, table: str) -> None:
+    item = {"PK": "D", "SK": "1", "x": Decimal("0.1000000000000000000000000000000000001")}
+    key = {"PK": "D", "SK": "1"}
+    for use_decimal, want in ((True, item["x"]), (False, 0.1)):
+        with Client(endpoint_url=ddb_endpoint, use_decimal=use_decimal) as client:
+            client.put_item(table, item)
+            got = [
+                client.get_item(table, key),
+                client.query(table, "PK = :p", values={":p": "D"}).items[0],
+                next(client.scan_all(table)),
+                client.batch_get(table, [key])[0],
+                client.transact_get([(table, key)])[0],
+                client.delete_item(table, key, return_values="ALL_OLD"),
+            ]
+            client.put_item(table, item)
+            with pytest.raises(ConditionalCheckFailed) as info:
+                client.put_item(
+                    table,
+                    item,
+                    condition="attribute_not_exists(PK)",
+                    return_values_on_failure="ALL_OLD",
+                )
+            got.append(info.value.item)
+            for read in got:
+                assert read is not None and read["x"] == want
+                assert type(read["x"]) is type(want)
+            client.delete_item(table, key)
+
+
+def offline_client(**options: Any) -> Client:
+    return Client(
+        endpoint_url="http://127.0.0.1:9", region="us-east-1", credentials=("AKID", "s"), **options
+    )
+
+
+def test_retry_takes_a_number_of_attempts_or_a_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    assert offline_client().retry == RetryPolicy(max_attempts=3)
+    assert offline_client(retry=5).retry == RetryPolicy(max_attempts=5)
+    policy = RetryPolicy(max_attempts=2, throttle_base=0.5)
+    assert offline_client(retry=policy).retry is policy
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "7")
+    assert offline_client().retry.max_attempts == 7
+    assert offline_client(retry=2).retry.max_attempts == 2  # an explicit number wins
+    for bad in ("3", 2.0, True, 0, [3]):
+        with pytest.raises(ConfigurationError, match="^retry must be"):
+            offline_client(retry=bad)
+
+
+def test_max_attempts_is_a_deprecated_spelling_of_retry() -> None:
+    with pytest.warns(DeprecationWarning, match="retry=") as warned:
+        assert offline_client(max_attempts=4).retry.max_attempts == 4
+    assert warned[0].filename == __file__  # points at the caller
+    with pytest.warns(DeprecationWarning), pytest.raises(ConfigurationError, match="retry="):
+        offline_client(max_attempts=4, retry=2)
 
 
 def test_failed_condition_carries_the_current_item(client: Client, table: str) -> None:

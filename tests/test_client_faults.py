@@ -10,10 +10,10 @@ from typing import Union
 import pytest
 
 from dynamore import Client
-from dynamore._botocore_transport import BotocoreTransport
 from dynamore._config import DEFAULT_MAX_IDLE_TIME
-from dynamore._http import NativeTransport
 from dynamore._retry import RetryPolicy
+from dynamore._transports.botocore import BotocoreTransport
+from dynamore._transports.native import NativeTransport
 from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy, NotFound
 from dynamore.exceptions import (
     ConditionalCheckFailed,
@@ -24,8 +24,8 @@ from dynamore.exceptions import (
     UnexpectedResponse,
 )
 from tests.faultproxy import FaultProxy
+from tests.http_kit import FakeClock, TinyServer, serve_forever
 from tests.test_entity import JEANNE, Person
-from tests.test_http import FakeClock, TinyServer, serve_forever
 
 KEY = {"PK": "F", "SK": "1"}
 
@@ -39,7 +39,7 @@ def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
 @pytest.fixture
 def faulty(proxy: FaultProxy) -> Iterator[Client]:
     """A client that talks to DynamoDB Local through the proxy, with short timeouts."""
-    with Client(endpoint_url=proxy.url, transport="native", read_timeout=0.5, max_attempts=3) as c:
+    with Client(endpoint_url=proxy.url, transport="native", read_timeout=0.5, retry=3) as c:
         yield c
 
 

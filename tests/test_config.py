@@ -344,11 +344,7 @@ def test_positive_values_pass() -> None:
             for name in ("connect_timeout", "read_timeout", "max_idle_time")
             for value in (0, -1, "10", math.nan)
         ),
-        *(
-            (name, value)
-            for name in ("max_connections", "max_attempts")
-            for value in (0, -2, 1.5, "3")
-        ),
+        *((name, value) for name in ("max_connections", "retry") for value in (0, -2, 1.5, "3")),
     ],
 )
 def test_client_options_are_checked_at_construction(option: str, value: Any) -> None:
@@ -415,7 +411,7 @@ def test_lambda_like_environment_never_imports_botocore(tmp_path: Path) -> None:
         creds = resolve_credentials().get()
         headers = Signer(region, endpoint.host_header).headers("GetItem", b"{}", creds, 1e9)
         RetryPolicy(max_attempts=max_attempts_from_env())
-        from dynamore._http import make_transport  # resolves the CA bundle: https endpoint
+        from dynamore._transports import make_transport  # resolves the CA bundle (https)
         make_transport(endpoint.url).close()
         assert headers["X-Amz-Security-Token"] == "token"
         loaded = sorted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import os
 import textwrap
 import threading
@@ -519,3 +520,21 @@ def test_after_expiry_threads_wait_for_one_refresh(clock: Clock) -> None:
         thread.join(10)
     assert got == ["AKID2"] * 8
     assert gate.inner.calls == 2  # the first fetch, then exactly one refresh
+
+
+def test_refreshes_leave_debug_records(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
+    source = Source(lifetime=3600, clock=clock)
+    provider = CredentialProvider(source, clock=clock, margin=300, name="test source")
+    provider.get()
+    assert caplog.records == []  # nothing while the credentials are fresh
+    clock.now += 3400
+    source.fail = RuntimeError("metadata service hiccup")
+    provider.get()
+    source.fail = None
+    clock.now += 10
+    provider.get()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith("credentials from test source: refresh failed, still using")
+    assert messages[1] == f"credentials from test source: refreshed (expiry {clock.now + 3600})"
+    assert "secret" not in " ".join(messages)

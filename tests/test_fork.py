@@ -22,11 +22,12 @@ from typing import Any, Optional
 import pytest
 
 from dynamore import Client
-from dynamore._http import NativeTransport
+from dynamore._transports.base import BaseTransport, Response
+from dynamore._transports.native import NativeTransport
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from tests.faultproxy import FaultProxy
+from tests.http_kit import SIMPLE_HEADERS, TinyServer, answer, serve_forever
 from tests.test_entity import Person
-from tests.test_http import SIMPLE_HEADERS, TinyServer, answer, serve_forever
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fork on Windows")
 
@@ -154,3 +155,28 @@ def test_child_forked_while_a_thread_holds_the_pool_lock_uses_its_own_connection
         # The parent's connection is untouched by the child: its second answer, same socket.
         assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"n":1}'
         assert server.connections == 2
+
+
+def test_the_at_fork_hook_reaches_every_live_transport() -> None:
+    class Recorder(BaseTransport):
+        forgotten = 0
+
+        def send(self, headers: dict[str, str], body: bytes) -> Response:
+            raise NotImplementedError
+
+        def _close_connections(self) -> None:
+            raise AssertionError("a child must never close the parent's connections")
+
+        def _forget_connections(self) -> None:
+            self.forgotten += 1
+
+    transports = [Recorder("http://h:1"), Recorder("http://h:2")]
+    # In the child, before any use: the hook ran once for each, and the pid is the child's.
+    status = run_in_child(
+        lambda: (
+            [t.forgotten for t in transports] == [1, 1]
+            and all(t._pid == os.getpid() for t in transports)
+        )
+    )
+    assert status == 0
+    assert [t.forgotten for t in transports] == [0, 0]  # the parent's are untouched

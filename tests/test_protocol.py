@@ -4,6 +4,7 @@ retries and their limits, the expired-token refresh. Pure units: no server, no s
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from collections.abc import Iterable
 from typing import Any, Union
@@ -11,10 +12,11 @@ from typing import Any, Union
 import pytest
 
 from dynamore._credentials import CredentialProvider, Credentials
-from dynamore._http import Response
 from dynamore._protocol import Wire, error_from_response
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
+from dynamore._transports.base import Response
+from dynamore.codec import item_decoder
 from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
@@ -265,25 +267,15 @@ def test_a_failed_condition_after_a_possibly_applied_attempt_is_marked_ambiguous
     assert info.value.ambiguous is True
 
 
-def test_error_items_follow_use_decimal() -> None:
+def test_error_items_go_through_the_clients_decoder() -> None:
     from decimal import Decimal
 
     ccf = error("ConditionalCheckFailedException", Item={"v": {"N": "0.1234567890123456789"}})
     wire, _, _ = make_wire([ccf])
-    wire.use_decimal = True
+    wire.decode_item = item_decoder(use_decimal=True)
     with pytest.raises(ConditionalCheckFailed) as info:
         wire.call("PutItem", {})
     assert info.value.item == {"v": Decimal("0.1234567890123456789")}
-
-
-def test_every_retried_throttling_code_ends_as_throttling_error() -> None:
-    from dynamore._retry import THROTTLE, classify
-    from dynamore.exceptions import THROTTLING_CODES, service_error
-
-    for code in THROTTLING_CODES:
-        err = service_error(code, "slow down")
-        assert isinstance(err, ThrottlingError) and classify(err) == THROTTLE, code
-    assert isinstance(error_from_response(Response(429, {}, b"")), ThrottlingError)
 
 
 def test_expired_fixed_credentials_are_not_resent() -> None:
@@ -292,3 +284,48 @@ def test_expired_fixed_credentials_are_not_resent() -> None:
     with pytest.raises(ExpiredCredentials):
         wire.call("GetItem", {})
     assert len(transport.sent) == 1
+
+
+# -- debug records ------------------------------------------------------------------------------
+
+
+def test_retries_and_credential_refreshes_leave_debug_records(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
+    wire, _, _ = make_wire(
+        [error("ThrottlingException"), error("ExpiredTokenException"), ok({"done": True})]
+    )
+    assert wire.call("GetItem", {}) == {"done": True}
+    messages = [r.getMessage() for r in caplog.records if r.name == "dynamore"]
+    assert messages == [
+        "GetItem: attempt 1 of 3 failed (throttle: ThrottlingException: boom (HTTP 400, "
+        "request id RID-ERR)); retrying in 0.500 s",
+        "GetItem: the security token expired; refreshing credentials",
+        "credentials from test: refreshed (expiry None)",
+    ]
+    assert all(r.levelno == logging.DEBUG for r in caplog.records)
+    # Each record points at the code that made it, not at the logging helper.
+    assert [r.module for r in caplog.records] == ["_protocol", "_protocol", "_credentials"]
+
+
+def test_a_success_leaves_no_record(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
+    make_wire([ok({})])[0].call("GetItem", {})
+    assert caplog.records == []
+
+
+def test_records_are_not_formatted_when_debug_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    formatted: list[str] = []
+
+    class Loud(TransportError):
+        def __str__(self) -> str:
+            formatted.append("formatted")
+            return "loud"
+
+    caplog.set_level(logging.INFO, logger="dynamore")
+    make_wire([Loud(), ok({})])[0].call("GetItem", {})
+    assert caplog.records == [] and formatted == []
+    caplog.set_level(logging.DEBUG, logger="dynamore")
+    make_wire([Loud(), ok({})])[0].call("GetItem", {})
+    assert len(caplog.records) == 1 and formatted  # formatted only now

@@ -1,4 +1,5 @@
-"""The retry policy: classification, backoff and exhaustion, without ever sleeping."""
+"""The retry policy: backoff and exhaustion, without ever sleeping (which failures are worth a
+retry: tests/test_classify.py)."""
 
 from __future__ import annotations
 
@@ -7,141 +8,25 @@ from typing import Optional
 
 import pytest
 
+from dynamore._classify import THROTTLE, TRANSIENT
 from dynamore._config import DEFAULT_MAX_ATTEMPTS
 from dynamore._retry import (
     DEFAULT_BACKOFF_CAP,
     DEFAULT_THROTTLE_BASE,
     DEFAULT_TRANSIENT_BASE,
-    THROTTLE,
-    THROTTLING_CODES,
-    THROTTLING_STATUSES,
-    TRANSIENT,
-    TRANSIENT_CODES,
-    TRANSIENT_STATUSES,
     RetryPolicy,
-    classify,
 )
 from dynamore.exceptions import (
-    AlreadyExists,
-    ChecksumMismatch,
     ConditionalCheckFailed,
     ConfigurationError,
-    ConnectError,
-    ExpiredCredentials,
-    ResourceNotFound,
-    ResponseTimeout,
     ServiceError,
-    ServiceValidationError,
     ThrottlingError,
-    TransactionCanceled,
     TransportError,
-    UnexpectedResponse,
-    ValidationError,
-    service_error,
 )
-
-DESIGN_THROTTLING = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-}
-DESIGN_TRANSIENT = {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
 
 
 def half() -> float:
     return 0.5
-
-
-def test_code_sets_are_the_design_lists() -> None:
-    assert THROTTLING_CODES == DESIGN_THROTTLING
-    assert DESIGN_TRANSIENT | {"ReplicatedWriteConflictException"} == TRANSIENT_CODES
-    assert {429} == THROTTLING_STATUSES
-    assert {500, 502, 503, 504} == TRANSIENT_STATUSES
-    assert isinstance(THROTTLING_CODES, frozenset) and isinstance(TRANSIENT_CODES, frozenset)
-
-
-@pytest.mark.parametrize("code", sorted(DESIGN_THROTTLING))
-def test_every_throttling_code_is_a_throttle(code: str) -> None:
-    # service_error builds the subclass the client would raise (ThrottlingError for most).
-    assert classify(service_error(code, "slow down", status=400)) == THROTTLE
-
-
-@pytest.mark.parametrize("code", ["RequestTimeout", "RequestTimeoutException"])
-def test_transient_codes(code: str) -> None:
-    assert classify(service_error(code, "again", status=400)) == TRANSIENT
-
-
-def test_prior_request_not_complete_counts_as_throttling() -> None:
-    # It is in both of botocore's lists; the throttling detector (longer backoff) wins there.
-    assert classify(ServiceError("PriorRequestNotComplete", "", status=400)) == THROTTLE
-
-
-def test_replicated_write_conflict_is_retried() -> None:
-    error = ServiceError("ReplicatedWriteConflictException", "conflict", status=409)
-    assert classify(error) == TRANSIENT
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_transient_statuses_whatever_the_code(status: int) -> None:
-    assert classify(ServiceError("InternalServerError", "oops", status=status)) == TRANSIENT
-    assert classify(ServiceError("SomethingNew", "", status=status)) == TRANSIENT
-
-
-def test_429_is_a_throttle() -> None:
-    assert classify(ServiceError("", "", status=429)) == THROTTLE
-
-
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 413, 501, 505])
-def test_other_statuses_with_unknown_codes_are_not_retried(status: int) -> None:
-    assert classify(ServiceError("SomethingNew", "", status=status)) is None
-
-
-def test_checksum_mismatch_and_transport_errors_are_transient() -> None:
-    assert classify(ChecksumMismatch("bad body", status=200)) == TRANSIENT
-    assert classify(TransportError("connection reset")) == TRANSIENT
-    assert classify(ResponseTimeout("read timed out")) == TRANSIENT
-    assert classify(ConnectError("connection refused")) == TRANSIENT
-
-
-@pytest.mark.parametrize(
-    ("status", "kind"), [(200, TRANSIENT), (503, TRANSIENT), (429, THROTTLE), (404, None)]
-)
-def test_answers_that_are_not_dynamodbs_are_retried_by_status(
-    status: int, kind: Optional[str]
-) -> None:
-    assert classify(UnexpectedResponse("an HTML page", status=status)) == kind
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        ConditionalCheckFailed("ConditionalCheckFailedException", "no"),
-        TransactionCanceled("TransactionCanceledException", "no"),
-        ResourceNotFound("ResourceNotFoundException", "no table"),
-        ServiceValidationError("ValidationException", "bad"),
-        ServiceError("AccessDeniedException", "no", status=400),
-        ExpiredCredentials("ExpiredTokenException", "expired"),
-        ValidationError("a.b", "bad value"),
-        ConfigurationError("no region"),
-        AlreadyExists("x"),
-        ValueError("x"),
-        OSError("raw socket errors are the transport's to translate"),
-        KeyboardInterrupt(),
-    ],
-    ids=lambda e: type(e).__name__,
-)
-def test_everything_else_is_not_retryable(error: BaseException) -> None:
-    assert classify(error) is None
 
 
 def test_defaults_follow_botocore_standard_mode() -> None:

@@ -1,38 +1,26 @@
-"""The HTTP transports: NativeTransport against DynamoDB Local, through the fault proxy, and
-against tiny scripted servers for the response shapes DynamoDB Local never sends; the
-botocore fallback; proxy detection and the transport choice.
-
-DynamoDB Local ignores signature values, so requests here carry a SigV4-shaped Authorization
-header with a dummy signature (the signer has its own tests).
-"""
+"""NativeTransport: against DynamoDB Local, through the fault proxy, and against tiny scripted
+servers for the response shapes DynamoDB Local never sends (the parsing itself is
+tests/test_http11.py's, fed without sockets; here the socket loop around it)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import ssl
 import struct
-import subprocess
-import sys
 import threading
 import time
 import zlib
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import pytest
 
-from dynamore._botocore_transport import BotocoreTransport
-from dynamore._http import (
-    SOCKET_OPTIONS,
-    NativeTransport,
-    Response,
-    make_transport,
-    proxy_applies,
-)
+from dynamore._transports.base import SOCKET_OPTIONS, Response
+from dynamore._transports.native import NativeTransport
 from dynamore.exceptions import (
     ConfigurationError,
     ConnectError,
@@ -41,209 +29,34 @@ from dynamore.exceptions import (
     ValidationError,
 )
 from tests import ddb_admin
-from tests.conftest import ROOT
 from tests.faultproxy import FaultProxy
-
-PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-def headers_for(url: str, operation: str) -> dict[str, str]:
-    """Headers as the Client sends them, with a dummy signature (DynamoDB Local checks shape,
-    and keys tables by the access key and region in the credential scope)."""
-    return {
-        "Host": url.split("://", 1)[1].rstrip("/"),
-        "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": f"DynamoDB_20120810.{operation}",
-        "X-Amz-Date": "20240101T000000Z",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/dynamodb/"
-        "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
-        "Signature=" + "0" * 64,
-    }
+from tests.http_kit import (
+    SIMPLE_HEADERS,
+    FakeClock,
+    Peer,
+    TinyServer,
+    answer,
+    call,
+    list_tables,
+    make_certs,
+    serve_forever,
+    tls_server,
+    wait_until,
+)
 
 
-def call(transport: Any, url: str, operation: str, payload: dict[str, Any]) -> Response:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return transport.send(headers_for(url, operation), body)
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
-def list_tables(transport: Any, url: str) -> Response:
-    response = call(transport, url, "ListTables", {})
-    assert response.status == 200, response
-    return response
+# -- against DynamoDB Local -----------------------------------------------------------------------
 
 
-# -- a tiny scripted server, for response shapes DynamoDB Local does not produce ---------------
-
-
-class Peer:
-    """One accepted connection, as a scripted handler sees it."""
-
-    def __init__(self, sock: socket.socket, record: Callable[[bytes], None]) -> None:
-        self.sock = sock
-        self.buf = b""
-        self._record = record
-
-    def read_request(self) -> Optional[bytes]:
-        """One whole request (Content-Length body), or None when the client closed."""
-        while b"\r\n\r\n" not in self.buf:
-            more = self.sock.recv(65536)
-            if not more:
-                return None
-            self.buf += more
-        head, _, rest = self.buf.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            more = self.sock.recv(65536)
-            if not more:
-                return None
-            rest += more
-        self.buf = rest[length:]
-        request = head + b"\r\n\r\n" + rest[:length]
-        self._record(request)
-        return request
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-
-Handler = Callable[[Peer, int], None]
-
-
-class TinyServer:
-    """A loopback server running ``handler(peer, connection_index)`` per connection."""
-
-    def __init__(self, handler: Handler, *, tls: Optional[ssl.SSLContext] = None) -> None:
-        self.handler = handler
-        self.tls = tls
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.errors: list[BaseException] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._socks: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    @property
-    def port(self) -> int:
-        return int(self._listener.getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> TinyServer:
-        thread = threading.Thread(target=self._accept, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self._stop.set()
-        with self._lock:
-            for sock in self._socks:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-        for thread in self._threads:
-            thread.join(10)
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
-                continue
-            with self._lock:
-                index = self.connections
-                self.connections += 1
-                self._socks.append(sock)
-                thread = threading.Thread(target=self._run, args=(sock, index), daemon=True)
-                self._threads.append(thread)
-                thread.start()
-
-    def _record(self, request: bytes) -> None:
-        with self._lock:
-            self.requests.append(request)
-
-    def _run(self, sock: socket.socket, index: int) -> None:
-        try:
-            sock.settimeout(10)
-            if self.tls is not None:
-                try:
-                    tls_sock = self.tls.wrap_socket(sock, server_side=True)
-                except (OSError, ssl.SSLError):
-                    return  # the client refused the certificate: that is what some tests want
-                sock = tls_sock
-            peer = Peer(sock, self._record)
-            self.handler(peer, index)
-        except OSError:
-            pass
-        except BaseException as exc:  # surfaced by the test through .errors
-            self.errors.append(exc)
-        finally:
-            sock.close()
-
-
-def answer(
-    body: bytes = b"{}", *, status: str = "200 OK", extra: str = "", version: str = "HTTP/1.1"
-) -> bytes:
-    return (
-        f"{version} {status}\r\nContent-Type: application/x-amz-json-1.0\r\n"
-        f"x-amz-crc32: {zlib.crc32(body)}\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-
-
-def serve_forever(reply: Callable[[int], bytes]) -> Handler:
-    """A handler answering every request on the connection with ``reply(request_number)``."""
-
-    def handler(peer: Peer, index: int) -> None:
-        n = 0
-        while peer.read_request() is not None:
-            peer.send(reply(n))
-            n += 1
-
-    return handler
-
-
-def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> None:
-    """Poll until ``condition()`` holds (a deadlock-safe wait; no timing is asserted)."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.002)
-
-
-SIMPLE_HEADERS = {"Host": "x", "X-Amz-Target": "DynamoDB_20120810.ListTables"}
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told to: idle times without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-# -- NativeTransport against DynamoDB Local -----------------------------------------------------
-
-
-def test_put_and_get_item_on_one_kept_alive_connection(ddb_endpoint: str, table: str) -> None:
+def test_put_and_get_item_on_one_kept_alive_connection(
+    ddb_endpoint: str, table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
     with FaultProxy(ddb_endpoint) as proxy, NativeTransport(proxy.url) as transport:
         item = {"PK": {"S": "p"}, "SK": {"S": "s"}, "n": {"N": "7"}, "text": {"S": "héllo"}}
         put = call(transport, proxy.url, "PutItem", {"TableName": table, "Item": item})
@@ -265,6 +78,7 @@ def test_put_and_get_item_on_one_kept_alive_connection(ddb_endpoint: str, table:
         assert (transport.idle, transport.active) == (1, 0)
         assert repr(transport) == f"<NativeTransport {proxy.url} idle=1 active=0>"
     assert transport.idle == 0
+    assert caplog.records == []  # the success path leaves no record
 
 
 def test_error_answers_come_back_as_responses(ddb_endpoint: str) -> None:
@@ -351,10 +165,10 @@ def test_callers_beyond_the_bound_wait_for_a_free_connection() -> None:
         assert (transport.active, transport.idle, transport.waiting) == (0, 1, 0)
 
 
-# -- failures: resend on a dead reused connection, resets, stalls ------------------------------
-
-
-def test_server_closing_an_idle_connection_is_transparent(ddb_endpoint: str) -> None:
+def test_server_closing_an_idle_connection_is_transparent(
+    ddb_endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
     with (
         FaultProxy(ddb_endpoint, idle_close_seconds=0.01) as proxy,
         NativeTransport(proxy.url) as transport,
@@ -365,9 +179,20 @@ def test_server_closing_an_idle_connection_is_transparent(ddb_endpoint: str) -> 
         list_tables(transport, proxy.url)
         assert proxy.connections == 2
         assert proxy.forwarded["ListTables"] == 2
+        url = proxy.url
+    # select() saw the close before the request went out (else it was resent): either way,
+    # one record says why a new connection was opened.
+    assert [r.getMessage() for r in caplog.records] in (
+        [f"{url}: dropping a pooled connection the server closed while idle"],
+        [f"{url}: kept-alive connection closed before answering; resending"],
+    )
 
 
-def test_reused_connection_dead_before_any_response_byte_is_resent_once() -> None:
+def test_reused_connection_dead_before_any_response_byte_is_resent_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
+
     def handler(peer: Peer, index: int) -> None:
         if index == 0:
             peer.read_request()
@@ -382,6 +207,11 @@ def test_reused_connection_dead_before_any_response_byte_is_resent_once() -> Non
         assert server.connections == 2
         assert len(server.requests) == 3
         assert server.errors == []
+        url = server.url
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{url}: kept-alive connection closed before answering; resending"
+    ]
+    assert caplog.records[0].funcName == "_start"  # the record names its place, not the helper
 
 
 def test_reset_before_on_a_fresh_connection_raises(ddb_endpoint: str) -> None:
@@ -492,10 +322,10 @@ def test_connect_failure_raises_and_frees_the_slot() -> None:
             assert transport.active == 0
 
 
-# -- connections idle too long, keepalive, what a connect error means --------------------------
-
-
-def test_connections_idle_too_long_are_closed_not_reused() -> None:
+def test_connections_idle_too_long_are_closed_not_reused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dynamore")
     both_arrived = threading.Barrier(2)
 
     def handler(peer: Peer, index: int) -> None:
@@ -528,6 +358,10 @@ def test_connections_idle_too_long_are_closed_not_reused() -> None:
         assert json.loads(transport.send(SIMPLE_HEADERS, b"{}").body) == {"connection": 2, "n": 0}
         assert (transport.idle, transport.active, server.connections) == (1, 0, 3)
         assert transport.max_idle_time == 30.0
+        url = server.url
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{url}: closing 2 pooled connection(s) idle for 30.0 s or more"
+    ]
 
 
 def test_every_connection_has_tcp_keepalive() -> None:
@@ -541,8 +375,6 @@ def test_every_connection_has_tcp_keepalive() -> None:
         for level, option, value in SOCKET_OPTIONS:
             got = sock.getsockopt(level, option)
             assert got == value if value > 1 else got != 0  # macOS reports flags as bits
-    with BotocoreTransport("http://127.0.0.1:9", proxies={}) as botocore_transport:
-        assert botocore_transport._settings["socket_options"] == list(SOCKET_OPTIONS)
 
 
 def test_refused_reconnect_to_resend_is_not_a_connect_error(ddb_endpoint: str) -> None:
@@ -558,9 +390,6 @@ def test_refused_reconnect_to_resend_is_not_a_connect_error(ddb_endpoint: str) -
         assert isinstance(caught.value.__cause__, ConnectError)
         assert proxy.received["ListTables"] == 2
         assert (transport.idle, transport.active) == (0, 0)
-
-
-# -- response shapes ----------------------------------------------------------------------------
 
 
 def test_chunked_answer_with_extensions_and_trailer_keeps_the_connection() -> None:
@@ -768,24 +597,6 @@ def test_unusable_endpoints_are_configuration_errors(url: str) -> None:
         NativeTransport(url)
 
 
-@pytest.mark.parametrize("cls", [NativeTransport, BotocoreTransport])
-@pytest.mark.parametrize(
-    "option",
-    [
-        {"max_connections": 0},
-        {"max_connections": 2.0},
-        {"connect_timeout": 0},
-        {"read_timeout": -1},
-        {"read_timeout": "10"},
-        {"max_idle_time": 0},
-        {"max_idle_time": float("nan")},
-    ],
-)
-def test_numeric_options_are_checked(cls: type, option: dict[str, Any]) -> None:
-    with pytest.raises(ConfigurationError, match=f"^{next(iter(option))} must be"):
-        cls("http://h", **option)
-
-
 def test_options_are_checked() -> None:
     with pytest.raises(ConfigurationError):
         NativeTransport("http://h", ssl_context=ssl.create_default_context())
@@ -845,82 +656,9 @@ def test_no_socket_outlives_close(ddb_endpoint: str) -> None:
     assert open_fds() == before
 
 
-# -- https ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A throw-away CA and a server certificate for ``localhost`` signed by it (openssl CLI)."""
-    folder = tmp_path_factory.mktemp("certs")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=dynamore test CA",
-        # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a CA must say it signs certificates.
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    )
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    )
-    (folder / "san.ext").write_text("subjectAltName=DNS:localhost\n")
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    )
-    return {name: folder / name for name in ("ca.pem", "server.pem", "server.key")}
-
-
-def _tls_server(certs: dict[str, Path], seen_names: list[Optional[str]]) -> TinyServer:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certs["server.pem"], certs["server.key"])
-
-    def remember(sock: Any, name: Optional[str], ctx: Any) -> None:
-        seen_names.append(name)
-
-    context.sni_callback = remember
-    return TinyServer(serve_forever(lambda n: answer(b'{"tls":true}')), tls=context)
-
-
 def test_https_verifies_the_certificate_and_sends_sni(certs: dict[str, Path]) -> None:
     names: list[Optional[str]] = []
-    with _tls_server(certs, names) as server:
+    with tls_server(certs, names) as server:
         url = f"https://localhost:{server.port}"
         with NativeTransport(url) as transport:  # the system store doesn't know our CA
             with pytest.raises(TransportError) as caught:
@@ -940,219 +678,3 @@ def test_https_verifies_the_certificate_and_sends_sni(certs: dict[str, Path]) ->
             with pytest.raises(TransportError) as caught:
                 t.send(SIMPLE_HEADERS, b"{}")
             assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
-
-
-def test_both_transports_honour_a_custom_ca_bundle(
-    certs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(certs["ca.pem"]))
-    with _tls_server(certs, []) as server:
-        url = f"https://localhost:{server.port}"
-        for kind, cls in (("auto", NativeTransport), ("botocore", BotocoreTransport)):
-            transport = make_transport(url, kind=kind)
-            try:
-                assert isinstance(transport, cls)
-                assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"tls":true}'
-            finally:
-                transport.close()
-        strict = BotocoreTransport(url, verify=True)  # the system store only
-        with strict, pytest.raises(TransportError):
-            strict.send(SIMPLE_HEADERS, b"{}")
-
-
-@pytest.mark.parametrize("kind", ["auto", "native", "botocore"])
-@pytest.mark.parametrize("setting", ["AWS_CA_BUNDLE", "ca_bundle", "REQUESTS_CA_BUNDLE"])
-def test_every_transport_trusts_the_configured_ca_bundle(
-    setting: str,
-    kind: str,
-    certs: dict[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name in (*PROXY_VARS, "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    config = tmp_path / "config"
-    config.write_text("[default]\n")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    if setting == "ca_bundle":
-        config.write_text(f"[default]\nca_bundle = {certs['ca.pem']}\n")
-    else:
-        monkeypatch.setenv(setting, str(certs["ca.pem"]))
-    with _tls_server(certs, []) as server:
-        transport = make_transport(f"https://localhost:{server.port}", kind=kind)
-        with contextlib.closing(transport):
-            assert transport.send(SIMPLE_HEADERS, b"{}").body == b'{"tls":true}'
-
-
-@pytest.mark.parametrize("kind", ["native", "botocore"])
-def test_aws_ca_bundle_wins_over_requests_ca_bundle(
-    kind: str, certs: dict[str, Path], no_proxy_env: pytest.MonkeyPatch
-) -> None:
-    no_proxy_env.setenv("REQUESTS_CA_BUNDLE", str(certs["ca.pem"]))
-    no_proxy_env.setenv("AWS_CA_BUNDLE", str(certs["server.pem"]))  # not the server's issuer
-    with _tls_server(certs, []) as server:
-        transport = make_transport(f"https://localhost:{server.port}", kind=kind)
-        with contextlib.closing(transport), pytest.raises(TransportError):
-            transport.send(SIMPLE_HEADERS, b"{}")
-    no_proxy_env.setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem")
-    with pytest.raises(ConfigurationError, match="AWS_CA_BUNDLE='/nonexistent/ca.pem'"):
-        make_transport("https://localhost:1", kind=kind)
-
-
-# -- proxy detection and the transport choice -------------------------------------------------
-
-
-@pytest.fixture
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (*PROXY_VARS, "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "REQUEST_METHOD"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    return monkeypatch
-
-
-def test_proxy_applies_by_scheme_and_honours_no_proxy(no_proxy_env: pytest.MonkeyPatch) -> None:
-    env = no_proxy_env
-    assert not proxy_applies("https://dynamodb.eu-west-1.amazonaws.com")
-    env.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
-    assert proxy_applies("https://dynamodb.eu-west-1.amazonaws.com")
-    assert not proxy_applies("http://127.0.0.1:8000")
-    env.setenv("NO_PROXY", "localhost,.amazonaws.com")
-    assert not proxy_applies("https://dynamodb.eu-west-1.amazonaws.com")
-    assert proxy_applies("https://dynamodb.example.net")
-    env.setenv("NO_PROXY", "*")
-    assert not proxy_applies("https://dynamodb.example.net")
-    env.delenv("NO_PROXY")
-    env.delenv("HTTPS_PROXY")
-    env.setenv("http_proxy", "proxy.corp:3128")  # no scheme: an http proxy
-    assert proxy_applies("http://10.0.0.5:8000")
-    env.setenv("no_proxy", "10.0.0.5")
-    assert not proxy_applies("http://10.0.0.5:8000")
-    env.delenv("http_proxy")
-    env.delenv("no_proxy")
-    env.setenv("ALL_PROXY", "http://proxy.corp:3128")
-    assert proxy_applies("https://dynamodb.example.net")
-    env.setenv("ALL_PROXY", "socks5://proxy.corp:1080")  # neither transport speaks SOCKS
-    assert not proxy_applies("https://dynamodb.example.net")
-
-
-def test_make_transport_choice(no_proxy_env: pytest.MonkeyPatch) -> None:
-    env = no_proxy_env
-    aws = "https://dynamodb.eu-west-1.amazonaws.com"
-    chosen = [make_transport(aws), make_transport(aws, kind="botocore")]
-    env.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
-    chosen += [make_transport(aws), make_transport(aws, kind="native")]
-    env.delenv("HTTPS_PROXY")
-    env.setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem")
-    with pytest.raises(ConfigurationError, match="AWS_CA_BUNDLE"):
-        make_transport(aws)
-    chosen += [make_transport("http://127.0.0.1:8000")]
-    try:
-        kinds = [type(t).__name__ for t in chosen]
-        assert kinds == [
-            "NativeTransport",
-            "BotocoreTransport",
-            "BotocoreTransport",
-            "NativeTransport",
-            "NativeTransport",  # a CA bundle means nothing to plain http
-        ]
-    finally:
-        for transport in chosen:
-            transport.close()
-    native = make_transport(
-        "http://127.0.0.1:8000", kind="native", read_timeout=0.5, max_connections=3
-    )
-    assert isinstance(native, NativeTransport)
-    native.close()
-    with pytest.raises(ConfigurationError):
-        make_transport(aws, kind="curl")
-    with pytest.raises(ConfigurationError):
-        make_transport(aws, kind="botocore", ssl_context=ssl.create_default_context())
-
-
-def test_choosing_the_native_transport_imports_no_botocore_nor_urllib_request() -> None:
-    code = (
-        "import sys, dynamore._http as h; t = h.make_transport('http://127.0.0.1:1'); t.close();"
-        "heavy = ('botocore', 'boto3', 'urllib3', 'urllib.request', 'http.client');"
-        "print(type(t).__name__, [m for m in sys.modules if m.startswith(heavy)])"
-    )
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.lower().endswith("_proxy") and name != "AWS_CA_BUNDLE"
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "NativeTransport []"
-
-
-# -- BotocoreTransport against DynamoDB Local ---------------------------------------------------
-
-
-def test_botocore_transport_against_dynamodb_local(
-    ddb_endpoint: str, table: str, no_proxy_env: pytest.MonkeyPatch
-) -> None:
-    with BotocoreTransport(ddb_endpoint) as transport:
-        item = {"PK": {"S": "b"}, "SK": {"S": "1"}, "v": {"L": [{"N": "1"}]}}
-        assert (
-            call(transport, ddb_endpoint, "PutItem", {"TableName": table, "Item": item}).status
-            == 200
-        )
-        got = call(
-            transport,
-            ddb_endpoint,
-            "GetItem",
-            {"TableName": table, "Key": {"PK": {"S": "b"}, "SK": {"S": "1"}}},
-        )
-        assert got.status == 200
-        assert json.loads(got.body)["Item"] == item
-        assert got.headers["x-amz-crc32"] == str(zlib.crc32(got.body))
-        missing = call(transport, ddb_endpoint, "DescribeTable", {"TableName": "nope"})
-        assert missing.status == 400
-        assert repr(transport) == f"<BotocoreTransport {ddb_endpoint}>"
-
-
-def test_botocore_transport_maps_failures(
-    ddb_endpoint: str, no_proxy_env: pytest.MonkeyPatch
-) -> None:
-    with (
-        FaultProxy(ddb_endpoint, stall_seconds=5) as proxy,
-        BotocoreTransport(proxy.url, read_timeout=0.3) as transport,
-    ):
-        proxy.inject("stall")
-        with pytest.raises(ResponseTimeout):
-            list_tables(transport, proxy.url)
-        proxy.inject("reset_before", times=5)
-        with pytest.raises(TransportError) as caught:
-            list_tables(transport, proxy.url)
-        assert not isinstance(caught.value, (ResponseTimeout, ConnectError))
-        assert caught.value.__cause__ is not None
-        proxy.clear()
-        list_tables(transport, proxy.url)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        refused = BotocoreTransport(f"http://127.0.0.1:{sock.getsockname()[1]}")
-        with refused, pytest.raises(ConnectError):  # nothing was sent
-            refused.send(SIMPLE_HEADERS, b"{}")
-
-
-def test_botocore_transport_goes_through_the_proxy_from_the_environment(
-    ddb_endpoint: str, no_proxy_env: pytest.MonkeyPatch
-) -> None:
-    # The fault proxy forwards what it gets; DynamoDB Local accepts the absolute-form
-    # request line an HTTP proxy receives, so this is a working forward proxy for http.
-    with FaultProxy(ddb_endpoint) as proxy:
-        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
-        assert proxy_applies(ddb_endpoint)
-        transport = make_transport(ddb_endpoint)
-        try:
-            assert isinstance(transport, BotocoreTransport)
-            list_tables(transport, ddb_endpoint)
-            list_tables(transport, ddb_endpoint)
-        finally:
-            transport.close()
-        assert proxy.forwarded["ListTables"] == 2

@@ -1,6 +1,6 @@
 """The fallback transport: the same signed request sent through botocore's HTTP session.
 
-Chosen by :func:`dynamore._http.make_transport` when the native transport would fall short:
+Chosen by :func:`dynamore._transports.make_transport` when the native transport would fall short:
 an HTTP(S) proxy from the environment (with botocore's ``proxies_config`` settings: proxy CA
 bundle, proxy client certificate, forwarding for https), client certificates. botocore (and
 urllib3) are imported when this transport is built, never by ``import dynamore``.
@@ -23,11 +23,13 @@ from dynamore._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
+    Endpoint,
     positive_count,
     positive_seconds,
     resolve_ca_bundle,
 )
-from dynamore._http import SOCKET_OPTIONS, Response, _split_endpoint, track_forks
+from dynamore._log import debug
+from dynamore._transports.base import SOCKET_OPTIONS, BaseTransport, Response
 from dynamore.exceptions import (
     ConfigurationError,
     ConnectError,
@@ -38,7 +40,7 @@ from dynamore.exceptions import (
 __all__ = ["BotocoreTransport"]
 
 
-class BotocoreTransport:
+class BotocoreTransport(BaseTransport):
     """Send signed requests with ``botocore.httpsession.URLLib3Session``.
 
     Options left as ``None`` are resolved the way a botocore client resolves them:
@@ -69,7 +71,7 @@ class BotocoreTransport:
         session: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        scheme, _, _ = _split_endpoint(url)
+        scheme = Endpoint.parse(url).scheme
         timeout = (
             positive_seconds("connect_timeout", connect_timeout),
             positive_seconds("read_timeout", read_timeout),
@@ -81,7 +83,7 @@ class BotocoreTransport:
         from botocore.httpsession import URLLib3Session
         from botocore.utils import get_environ_proxies
 
-        self.url = url.rstrip("/")
+        super().__init__(url)
         self._target = self.url + "/"
         self._request_cls = AWSPreparedRequest
         self._read_timeout_error = botocore.exceptions.ReadTimeoutError
@@ -132,30 +134,24 @@ class BotocoreTransport:
         self._session = URLLib3Session(**self._settings)
         self._clock = clock
         self._last_used = clock()
-        self._pid = os.getpid()
-        track_forks(self)
 
-    def _after_fork(self) -> None:
-        # In a new child: the session's pooled sockets are the parent's too, and its locks may
-        # be held by parent threads that do not exist here. Leave it alone (neither closed nor
-        # used: closing could block on such a lock) and start a new one.
+    def _forget_connections(self) -> None:
+        # The session's pooled sockets are the parent's too, and its locks may be held by
+        # parent threads that do not exist here. Leave it alone (neither closed nor used:
+        # closing could block on such a lock) and start a new one.
         self._session = self._session_cls(**self._settings)
-        self._pid = os.getpid()
-
-    def __repr__(self) -> str:
-        return f"<BotocoreTransport {self.url}>"
-
-    def __enter__(self) -> BotocoreTransport:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def send(self, headers: dict[str, str], body: bytes) -> Response:
         """``POST /`` with the signed ``headers`` (plus ``Content-Length``) and ``body``."""
-        if self._pid != os.getpid():
-            self._after_fork()  # forked without the at-fork hook (a fork from C code)
-        if self._clock() - self._last_used >= self.max_idle_time:
+        self._check_owner()
+        idle = self._clock() - self._last_used
+        if idle >= self.max_idle_time:
+            debug(
+                "%s: closing the pool, idle for %.1f s (max_idle_time %s s)",
+                self.url,
+                idle,
+                self.max_idle_time,
+            )
             self._session.close()  # every pooled connection has been idle that long
         all_headers = dict(headers)
         all_headers["Content-Length"] = str(len(body))
@@ -180,9 +176,5 @@ class BotocoreTransport:
             out[name] = f"{out[name]}, {value}" if name in out else value
         return Response(answer.status_code, out, answer.content)
 
-    def close(self) -> None:
-        """Close every pooled connection."""
-        if self._pid != os.getpid():
-            self._after_fork()  # nothing in the inherited session is ours to close
-            return
+    def _close_connections(self) -> None:
         self._session.close()
