@@ -37,6 +37,7 @@ class RetryPolicy:
     ``attempt`` is the attempt being made (1 = the first), ``max_attempts`` counts them all.
     ``jitter`` returns a float in [0, 1); inject a constant to test without randomness.
 
+    >>> from dynamore.exceptions import ServiceError
     >>> policy = RetryPolicy(jitter=lambda: 0.5)
     >>> policy, delay = policy.next(ServiceError("ThrottlingException", "", status=400))
     >>> policy.attempt, delay
