@@ -2,7 +2,7 @@
 
 >>> from dynamore.loader import load, Checkpoint                   # doctest: +SKIP
 >>> report = load(client, "MyTable", Person, rows, workers=8)       # doctest: +SKIP
->>> saved = report.checkpoint.to_dict()   # doctest: +SKIP  (JSON: keep it for the next run)
+>>> saved = report.checkpoint.to_dict()            # doctest: +SKIP
 >>> load(client, "MyTable", Person, rows, resume=Checkpoint.from_dict(saved))  # doctest: +SKIP
 
 :func:`load` takes a :class:`dynamore.Client` and a table name (``DynamoDbProxy.load`` is a
