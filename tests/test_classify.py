@@ -66,8 +66,26 @@ def botocore_verdict(code: str, status: int, operation: str) -> Optional[str]:
     )
     if not standard.StandardRetryConditions(max_attempts=2).is_retryable(context):
         return None
-    throttling = standard.ThrottlingErrorDetector(retry_event_adapter=None)
-    return THROTTLE if throttling.is_throttling_error_from_context(context) else TRANSIENT
+    throttling = standard.ThrottlingErrorDetector(retry_event_adapter=_GivenContext(context))
+    if _STATUS_AWARE:
+        return THROTTLE if throttling.is_throttling_error_from_context(context) else TRANSIENT
+    return THROTTLE if throttling.is_throttling_error() else TRANSIENT
+
+
+class _GivenContext:
+    """The event adapter older botocore's detector asks for a context (Python 3.9 gets a
+    botocore from before ``is_throttling_error_from_context``)."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def create_retry_context(self, **_: Any) -> Any:
+        return self.context
+
+
+#: botocore 1.44's detector calls a bare HTTP 429 throttling; older ones did not look at the
+#: status (DynamoDB answers 429 only for throttling, so we follow the newer rule).
+_STATUS_AWARE = hasattr(standard.ThrottlingErrorDetector, "is_throttling_error_from_context")
 
 
 def _every_code() -> set[str]:
@@ -117,6 +135,14 @@ DELIBERATE: dict[str, Callable[[str, int, str, Optional[str], Optional[str]], bo
         )
     ),
 }
+
+
+if not _STATUS_AWARE:
+    DELIBERATE["a bare HTTP 429 is throttling, as botocore >= 1.44 says"] = (
+        lambda code, status, op, ours, theirs: (
+            status == 429 and ours == THROTTLE and theirs in (TRANSIENT, None)
+        )
+    )
 
 
 def test_codes_and_statuses_classify_as_botocore_standard_mode() -> None:

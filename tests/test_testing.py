@@ -49,7 +49,10 @@ def test_fresh_table_each_time(dynamore_table):
 
 
 def test_plugin_is_registered_by_entry_point() -> None:
-    plugins = {e.name: e.value for e in metadata.entry_points(group="pytest11")}
+    found = metadata.entry_points()
+    # Python 3.9's importlib.metadata gives a dict of groups; later ones have select().
+    group = found.select(group="pytest11") if hasattr(found, "select") else found["pytest11"]
+    plugins = {e.name: e.value for e in group}
     assert plugins.get("dynamore") == "dynamore.testing.plugin"
 
 
