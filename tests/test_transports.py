@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import botocore
 import pytest
 
 from dynamore._transports import make_transport, proxy_applies
@@ -108,7 +109,10 @@ def test_aws_ca_bundle_wins_over_requests_ca_bundle(
     kind: str, certs: dict[str, Path], no_proxy_env: pytest.MonkeyPatch
 ) -> None:
     no_proxy_env.setenv("REQUESTS_CA_BUNDLE", str(certs["ca.pem"]))
-    no_proxy_env.setenv("AWS_CA_BUNDLE", str(certs["server.pem"]))  # not the server's issuer
+    # Public CAs only, none of which issued the server's certificate (the leaf itself would
+    # be accepted as a trust anchor by Python 3.13's partial-chain verification).
+    public_cas = Path(botocore.__file__).parent / "cacert.pem"
+    no_proxy_env.setenv("AWS_CA_BUNDLE", str(public_cas))
     with tls_server(certs, []) as server:
         transport = make_transport(f"https://localhost:{server.port}", kind=kind)
         with contextlib.closing(transport), pytest.raises(TransportError):
