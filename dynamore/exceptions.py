@@ -21,6 +21,7 @@
     │   ├── ServiceValidationError               DynamoDB's ValidationException
     │   └── ExpiredCredentials                   the token expired (refreshed and retried once)
     ├── BatchIncomplete                        batch retries ran out; .unprocessed: what is left
+    ├── BatchNotSettled                        a Step Functions map batch left items unwritten
     └── EntityError                            the REST verbs of DynamoDbProxy
         ├── AlreadyExists                        post of an id that exists
         ├── NotFound                             put/patch/delete of an id that does not exist
@@ -235,6 +236,18 @@ class BatchIncomplete(DynamoreError):
     def __init__(self, message: str, unprocessed: list[Any]) -> None:
         self.unprocessed = unprocessed
         super().__init__(f"{message}: {len(unprocessed)} left unprocessed")
+
+
+class BatchNotSettled(DynamoreError):
+    """A Distributed Map batch (:func:`dynamore.loader.map_handler`) could not settle every
+    item: throttling outlasted the retries, or the invocation ran out of time. The items that
+    were written stay written (replaying the batch rewrites them to the same values), so a
+    state machine's ``Retry`` on this error name replays the batch without loss or doubling.
+    ``.unsettled`` counts the items left."""
+
+    def __init__(self, message: str, unsettled: int) -> None:
+        self.unsettled = unsettled
+        super().__init__(f"{message}: {unsettled} item(s) not settled")
 
 
 class EntityError(DynamoreError):

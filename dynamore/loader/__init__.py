@@ -13,7 +13,9 @@ yields :data:`IDLE` while it waits; ``parse`` returns :data:`SKIP` for an empty 
 create mode and ordering work: :mod:`dynamore.loader._load`.
 
 Layout: ``_load`` (the reader side and :func:`load`), ``_workers`` (the threads that send),
-``_checkpoint`` (reports, checkpoints and the ledger that counts in position order), ``cli``.
+``_checkpoint`` (reports, checkpoints and the ledger that counts in position order), ``_map``
+(:func:`map_handler`, a Lambda handler for Step Functions Distributed Map batches), ``_parts``
+(splitting a file into line-aligned parts), ``cli``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dynamore.loader._load import (
     Mode,
     load,
 )
+from dynamore.loader._map import map_handler
 from dynamore.loader._workers import CREATE, MODES, UPSERT
 
 __all__ = [
@@ -45,4 +48,5 @@ __all__ = [
     "Progress",
     "Reject",
     "load",
+    "map_handler",
 ]
