@@ -4,11 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DDB    := $(BIN)/python -m dynamore.testing
+# npm tools the tests run against (a real validator rather than our own reading of a spec).
+TOOLS  := .tools
+ASL_VALIDATOR := $(TOOLS)/node_modules/.bin/asl-validator
 # test-all: the Pythons README.rst promises (and AWS Lambda runs); SKIP_PYTHONS leaves some out.
 PYTHONS      ?= 3.9 3.10 3.11 3.12 3.13
 SKIP_PYTHONS ?=
 
-.PHONY: help venv ddb-install test test-all demo bench bench-quick lint ddb clean
+.PHONY: help venv ddb-install tools test test-all demo bench bench-quick lint ddb clean
 
 help:
 	@echo "make demo   - run the README quick start against a throw-away DynamoDB Local"
@@ -31,11 +34,17 @@ venv: $(STAMP)
 ddb-install: venv
 	@$(DDB) install
 
-test: ddb-install
+$(ASL_VALIDATOR):
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js with npm"; exit 2; }
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) asl-validator@4.0.0
+
+tools: $(ASL_VALIDATOR)
+
+test: ddb-install tools
 	$(BIN)/ruff check dynamore tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-all: ddb-install
+test-all: ddb-install tools
 	@PYTHONS="$(PYTHONS)" SKIP_PYTHONS="$(SKIP_PYTHONS)" PYTEST_ARGS="$(PYTEST_ARGS)" \
 		bash .ci/test-all
 
@@ -57,6 +66,6 @@ ddb: ddb-install
 	$(DDB) serve
 
 clean:
-	rm -rf $(VENV) .venv-3.* .ddb bench-results .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .ddb $(TOOLS) bench-results .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	rm -rf *.egg-info
