@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import importlib
 import io
-import json
 import os
 import queue
 import signal
@@ -46,10 +45,15 @@ from dynamore._keyschema import check_table_keys
 from dynamore._version import __version__
 from dynamore.exceptions import DynamoreError, ResourceNotFound, ValidationError
 from dynamore.loader._checkpoint import Checkpoint, LoadReport, Progress, Reject
+from dynamore.loader._files import CHECKPOINT_VERSION, LoadError, SetupError
+from dynamore.loader._files import CheckpointFile as _CheckpointFile
+from dynamore.loader._files import open_rejects as _open_rejects
+from dynamore.loader._files import parse_line as _parse_line
+from dynamore.loader._files import reject_line as _reject_line
+from dynamore.loader._files import saved_state as _saved_state
 from dynamore.loader._load import (
     DEFAULT_WORKERS,
     IDLE,
-    SKIP,
     load,
 )
 from dynamore.loader._workers import MODES, UPSERT
@@ -63,19 +67,9 @@ __all__ = ["CHECKPOINT_VERSION", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_SETUP"
 EXIT_FAILED = 1
 EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
-CHECKPOINT_VERSION = 1
 _BAR_REFRESH = 0.2  # seconds between redraws of the terminal progress line
 _READ_CHUNK = 1 << 16  # at most this many bytes read from a pipe at a time
 _IDLE_AFTER = 0.1  # seconds without input (or between hand-overs) before the loader ticks
-
-
-class SetupError(Exception):
-    """The load cannot start (see the module docstring): one ``dynamore: error:`` line, exit
-    status :data:`EXIT_SETUP`, before any line is sent."""
-
-
-class LoadError(Exception):
-    """The input, the checkpoint or the rejects file failed mid-run: one line, exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -180,19 +174,6 @@ def _import_entity(spec: str) -> Any:
     return target
 
 
-def _parse_line(line: bytes) -> Any:
-    if not line.strip():
-        return SKIP
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON: {exc.msg} (at character {exc.pos + 1})") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"invalid UTF-8 at byte {exc.start}") from None
-    except RecursionError:
-        raise ValueError("invalid JSON: nested too deeply") from None
-
-
 class _Input:
     """The lines of the input, counting the bytes read (for the ETA). A read error: LoadError.
 
@@ -268,49 +249,6 @@ class _Input:
             chunks.put(exc)
 
 
-class _CheckpointFile:
-    """The checkpoint file: JSON, replaced atomically; it also records how much of the rejects
-    file it covers."""
-
-    def __init__(self, path: str, header: dict[str, Any]) -> None:
-        self.path = path
-        self.header = header
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.access(directory, os.W_OK | os.X_OK):  # False too when it does not exist
-            raise SetupError(f"cannot write checkpoint {path}: no writable directory {directory}")
-
-    def read(self) -> Optional[dict[str, Any]]:
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                data = json.load(f)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise SetupError(f"cannot read checkpoint {self.path}: {exc}") from None
-        if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
-            raise SetupError(f"{self.path} is not a dynamore load checkpoint")
-        return data
-
-    def write(self, checkpoint: Checkpoint, rejects_offset: int, complete: bool) -> None:
-        data = dict(
-            self.header,
-            version=CHECKPOINT_VERSION,
-            checkpoint=checkpoint.to_dict(),
-            rejects_offset=rejects_offset,
-            complete=complete,
-            updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        )
-        tmp = f"{self.path}.tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            raise LoadError(f"cannot write checkpoint {self.path}: {exc.strerror}") from None
-
-
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -358,35 +296,6 @@ class _Display:
             self.stream.flush()
 
 
-def _reject_line(reject: Reject) -> bytes:
-    source = reject.source
-    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else str(source)
-    record = {
-        "line": reject.position + 1,
-        "kind": reject.kind,
-        "reason": reject.reason,
-        "input": text.rstrip("\r\n"),
-    }
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _open_rejects(path: Optional[str], offset: int) -> Optional[IO[bytes]]:
-    if path is None:
-        return None
-    try:
-        if offset:
-            f = open(path, "r+b")  # noqa: SIM115 - closed by the caller
-            if os.fstat(f.fileno()).st_size < offset:
-                f.close()
-                raise SetupError(f"{path} is shorter than the checkpoint says: not the same run")
-            f.truncate(offset)
-            f.seek(offset)
-            return f
-        return open(path, "wb")  # noqa: SIM115 - closed by the caller
-    except OSError as exc:
-        raise SetupError(f"cannot open rejects file: {exc}") from None
-
-
 def _resume_state(
     args: argparse.Namespace, header: dict[str, Any], err: IO[str]
 ) -> tuple[Optional[_CheckpointFile], Optional[Checkpoint], Optional[str], int]:
@@ -427,23 +336,6 @@ def _resume_state(
         )
     header["rejects"] = saved_rejects
     return saver, start, saved_rejects, rejects_offset
-
-
-def _saved_state(path: str, saved: dict[str, Any]) -> tuple[Checkpoint, int, Optional[str]]:
-    """The checkpoint, rejects offset and rejects file a checkpoint file holds, checked."""
-    counts, rejects = saved.get("checkpoint"), saved.get("rejects")
-    offset = saved.get("rejects_offset", 0)
-    if not isinstance(counts, dict):
-        raise SetupError(f"checkpoint {path}: 'checkpoint' must be an object, not {counts!r}")
-    try:
-        start = Checkpoint.from_dict(counts)
-    except ValidationError as exc:
-        raise SetupError(f"checkpoint {path}: {exc}") from None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise SetupError(f"checkpoint {path}: 'rejects_offset' must be a count, not {offset!r}")
-    if rejects is not None and not isinstance(rejects, str):
-        raise SetupError(f"checkpoint {path}: 'rejects' must be a file name, not {rejects!r}")
-    return start, offset, rejects
 
 
 def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
