@@ -8,8 +8,10 @@ that length and no line is reported twice.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import sys
 import time
 from typing import IO, Any, Optional
 
@@ -22,6 +24,7 @@ __all__ = [
     "CheckpointFile",
     "LoadError",
     "SetupError",
+    "import_entity",
     "open_rejects",
     "parse_line",
     "reject_line",
@@ -38,6 +41,27 @@ class SetupError(Exception):
 
 class LoadError(Exception):
     """The input, the checkpoint or the rejects file failed mid-run: one line, exit status 1."""
+
+
+def import_entity(spec: str) -> Any:
+    """The Entity class ``spec`` (``package.module:Class``) names; SetupError when it does not."""
+    from dynamore.entity import Entity
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise SetupError(f"--entity must look like package.module:Class, not {spec!r}")
+    # Like `python -m`: modules in the working directory can be named.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as exc:  # any failure of user code at import is a usage error here
+        raise SetupError(f"cannot import {spec}: {type(exc).__name__}: {exc}") from None
+    if not (isinstance(target, type) and issubclass(target, Entity)):
+        raise SetupError(f"{spec} is not an Entity subclass")
+    return target
 
 
 def parse_line(line: bytes) -> Any:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import io
 import os
 import queue
@@ -47,6 +46,7 @@ from dynamore.exceptions import DynamoreError, ResourceNotFound, ValidationError
 from dynamore.loader._checkpoint import Checkpoint, LoadReport, Progress, Reject
 from dynamore.loader._files import CHECKPOINT_VERSION, LoadError, SetupError
 from dynamore.loader._files import CheckpointFile as _CheckpointFile
+from dynamore.loader._files import import_entity as _import_entity
 from dynamore.loader._files import open_rejects as _open_rejects
 from dynamore.loader._files import parse_line as _parse_line
 from dynamore.loader._files import reject_line as _reject_line
@@ -56,6 +56,7 @@ from dynamore.loader._load import (
     IDLE,
     load,
 )
+from dynamore.loader._partload import ENGINES, merge, plan_parts, run_parts
 from dynamore.loader._workers import MODES, UPSERT
 
 if TYPE_CHECKING:
@@ -127,7 +128,26 @@ def _parser() -> _Parser:
         help=f"concurrent writers (default {DEFAULT_WORKERS})",
     )
     sub.add_argument("--rejects", metavar="FILE", help="write every line not written here")
-    sub.add_argument("--checkpoint", metavar="FILE", help="save progress here as it goes")
+    sub.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="save progress here as it goes (with --parts: a directory, one file per part)",
+    )
+    sub.add_argument(
+        "--parts",
+        type=_positive,
+        metavar="N",
+        help="split the file into N parts loaded independently (needs --checkpoint DIR)",
+    )
+    sub.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="what runs the parts: threads of this process (default) or a Dask cluster",
+    )
+    sub.add_argument(
+        "--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a local cluster)"
+    )
     sub.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     sub.add_argument("--endpoint", help="DynamoDB endpoint URL (default: from the environment)")
     sub.add_argument("--region", help="AWS region (default: from the environment)")
@@ -152,26 +172,6 @@ def _parser() -> _Parser:
         help="save the checkpoint every N settled lines, or each second",
     )
     return parser
-
-
-def _import_entity(spec: str) -> Any:
-    from dynamore.entity import Entity
-
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise SetupError(f"--entity must look like package.module:Class, not {spec!r}")
-    # Like `python -m`: modules in the working directory can be named.
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except Exception as exc:  # any failure of user code at import is a usage error here
-        raise SetupError(f"cannot import {spec}: {type(exc).__name__}: {exc}") from None
-    if not (isinstance(target, type) and issubclass(target, Entity)):
-        raise SetupError(f"{spec} is not an Entity subclass")
-    return target
 
 
 class _Input:
@@ -424,6 +424,66 @@ def _load(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return _summary(args, report, start, rejects_path, out)
 
 
+def _load_parts(args: argparse.Namespace, out: IO[str]) -> int:
+    from dynamore._client import Client
+
+    if args.parts is None:
+        raise SetupError("--engine and --scheduler go with --parts N")
+    if args.input == "-" or not args.checkpoint:
+        raise SetupError("--parts needs an input file (not stdin) and --checkpoint DIR")
+    if args.scheduler is not None and args.engine != "dask":
+        raise SetupError("--scheduler goes with --engine dask")
+    entity_class = _import_entity(args.entity)
+    jobs = plan_parts(
+        args.input,
+        args.parts,
+        args.checkpoint,
+        resume=args.resume,
+        entity=args.entity,
+        table=args.table,
+        mode=args.mode,
+        workers=args.workers,
+        endpoint=args.endpoint,
+        region=args.region,
+    )
+    rejects_path = os.path.abspath(args.rejects or os.path.join(args.checkpoint, "rejects.jsonl"))
+    try:
+        with Client(endpoint_url=args.endpoint, region=args.region) as client:
+            _check_table(client, args.table, entity_class)
+    except DynamoreError as exc:
+        raise SetupError(str(exc)) from None
+    stop = threading.Event()
+    previous = _install_stop_handlers(stop)
+    started = time.monotonic()
+    try:
+        results = run_parts(jobs, engine=args.engine, scheduler=args.scheduler, stop=stop)
+        totals = merge(results, rejects_path)
+    except LoadError as exc:
+        sys.stderr.write(
+            f"dynamore load: error: {exc} (continue with --resume --checkpoint {args.checkpoint})\n"
+        )
+        return EXIT_FAILED
+    finally:
+        _restore_handlers(previous)
+    elapsed = time.monotonic() - started
+    done = sum(r.complete for r in results)
+    out.write(
+        f"{totals['lines']:,} lines in {done} of {len(results)} parts: "
+        f"{totals['written']:,} written, {totals['rejected']:,} rejected, "
+        f"{totals['already_existing']:,} already existing, {totals['failed']:,} failed"
+        + (f", {totals['skipped']:,} blank" if totals["skipped"] else "")
+        + f" ({elapsed:.1f} s)\n"
+    )
+    if not totals["complete"]:
+        out.write(
+            f"stopped before the end; continue with --resume --checkpoint {args.checkpoint}\n"
+        )
+        return EXIT_INTERRUPTED
+    if totals["rejected"] or totals["failed"] or totals["already_existing"]:
+        out.write(f"lines not written: {rejects_path}\n")
+    return EXIT_FAILED if totals["rejected"] or totals["failed"] else 0
+
+
 def _summary(
     args: argparse.Namespace,
     report: LoadReport,
@@ -491,6 +551,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             raise SetupError("a command is needed: load (see dynamore --help)")
+        if args.parts is not None or args.engine != "local" or args.scheduler is not None:
+            return _load_parts(args, sys.stdout)
         return _load(args, sys.stdout, sys.stderr)
     except SetupError as exc:
         sys.stderr.write(f"dynamore: error: {exc}\n")
