@@ -25,6 +25,7 @@ import contextlib
 import os
 import ssl
 import time
+from collections.abc import AsyncIterator
 from typing import Any, Callable, Optional
 
 from dynamore._config import (
@@ -215,6 +216,7 @@ class AioTransport(BaseTransport):
             self._ssl_context = ssl_context or _default_ssl_context()
         self._clock = clock
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._watch: Optional[AsyncIterator[None]] = None
         self._inherited: list[_Connection] = []
         self._generation = 0
         self._reset_pool()
@@ -264,18 +266,28 @@ class AioTransport(BaseTransport):
         self._generation += 1
         self._loop = None
 
-    def _bind(self) -> asyncio.AbstractEventLoop:
-        """The running loop; connections of an earlier loop are dropped (they cannot be
-        used from this one)."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            if self._loop is not None:
-                for conn in list(self._open):
-                    conn._kill()
-                self._reset_pool()
-                self._generation += 1
-            self._loop = loop
-        return loop
+    async def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Adopt ``loop``, the running one: connections of an earlier loop are dropped (they
+        cannot be used from this one), and this loop's are closed when it shuts down."""
+        if self._loop is not None:
+            for conn in list(self._open):
+                conn._kill()
+            self._reset_pool()
+            self._generation += 1
+        self._loop = loop
+        # An async generator first iterated in this loop: asyncio.run() (and anyone calling
+        # loop.shutdown_asyncgens()) closes it as the loop ends, which closes our connections
+        # while the loop can still do it, instead of leaving their sockets to the collector.
+        watch = self._watch = self._close_at_loop_end()
+        await watch.__anext__()
+
+    async def _close_at_loop_end(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if asyncio.get_running_loop() is self._loop:
+                self._close_connections()
+                await asyncio.sleep(0)  # let the transports finish closing
 
     def _close(self, conn: _Connection) -> None:
         self._open.discard(conn)
@@ -320,7 +332,9 @@ class AioTransport(BaseTransport):
         """A connection for one request: an idle one (reused=True) or a new one."""
         if self._pid != os.getpid():
             self._after_fork()
-        loop = self._bind()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            await self._bind(loop)
         if not self._idle and self._active >= self._max:
             await self._wait_for_slot(loop)
         self._active += 1
