@@ -23,6 +23,7 @@ __all__ = [
     "IDLE",
     "SKIP",
     "AsyncClient",
+    "AttemptRecord",
     "Checkpoint",
     "Client",
     "Credentials",
@@ -31,6 +32,7 @@ __all__ = [
     "Progress",
     "QueryPage",
     "Reject",
+    "RequestRecord",
     "Response",
     "RetryPolicy",
     "Transport",
@@ -42,6 +44,8 @@ __all__ = [
 # Names whose module is imported on first use only (PEP 562): ``import dynamore`` stays cheap.
 _LAZY = {
     "AsyncClient": "dynamore._async_client",
+    "AttemptRecord": "dynamore._observe",
+    "RequestRecord": "dynamore._observe",
     "IDLE": "dynamore.loader",
     "SKIP": "dynamore.loader",
     "Checkpoint": "dynamore.loader",

@@ -29,6 +29,7 @@ from dynamore._config import (
     DEFAULT_READ_TIMEOUT,
 )
 from dynamore._credentials import CredentialProvider, Credentials, resolve_credentials
+from dynamore._observe import RequestHook, with_consumed_capacity
 from dynamore._operations import (
     Page,
     get_item_payload,
@@ -144,6 +145,8 @@ class AsyncWire(WireCore):
 
     async def send(self, operation: str, body: bytes) -> dict[str, Any]:
         """Send an already-encoded body, retrying as the policy allows."""
+        if self.on_request is not None:
+            return await self._send_recorded(operation, body)
         attempts: Optional[Attempts] = None
         while True:
             credentials = self.credentials.current()
@@ -163,6 +166,20 @@ class AsyncWire(WireCore):
                     await self.credentials.invalidate(credentials)
                 elif delay > 0:
                     await self._sleep(delay)
+
+    async def _send_recorded(self, operation: str, body: bytes) -> dict[str, Any]:
+        from dynamore._observe import AsyncRecorder
+
+        hook = self.on_request
+        assert hook is not None
+        recorder = AsyncRecorder(operation, self.transport)
+        try:
+            result: dict[str, Any] = await self._recording_twin(recorder).send(operation, body)
+        except BaseException as exc:
+            hook(recorder.record(None, exc))
+            raise
+        hook(recorder.record(result, None))
+        return result
 
     def close(self) -> None:
         """Close the transport's connections."""
@@ -234,6 +251,7 @@ class AsyncClient(ClientBase):
         max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
         use_decimal: bool = False,
         max_attempts: Optional[int] = None,
+        on_request: Optional[RequestHook] = None,
     ) -> None:
         self._setup(
             region=region,
@@ -246,6 +264,7 @@ class AsyncClient(ClientBase):
             max_connections=max_connections,
             max_idle_time=max_idle_time,
             use_decimal=use_decimal,
+            on_request=on_request,
         )
         self._bridge: Optional[_BatchBridge] = None
 
@@ -334,9 +353,12 @@ class AsyncClient(ClientBase):
         *,
         consistent: bool = False,
         projection: Projection = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """The item with ``key``, or None (see :meth:`dynamore.Client.get_item`)."""
         payload = get_item_payload(table, key, consistent, projection)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode((await self._wire.call("GetItem", payload)).get("Item"))
 
     async def put_item(
@@ -349,11 +371,14 @@ class AsyncClient(ClientBase):
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Write ``item`` whole (see :meth:`dynamore.Client.put_item`)."""
         payload = item_write_payload(
             table, "Item", item, condition, names, values, return_values, return_values_on_failure
         )
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode((await self._wire.call("PutItem", payload)).get("Attributes"))
 
     async def update_item(
@@ -367,11 +392,14 @@ class AsyncClient(ClientBase):
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Apply an update expression (see :meth:`dynamore.Client.update_item`)."""
         payload = item_write_payload(
             table, "Key", key, condition, names, values, return_values, return_values_on_failure
         )
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         payload["UpdateExpression"] = update
         return self._decode((await self._wire.call("UpdateItem", payload)).get("Attributes"))
 
@@ -385,11 +413,14 @@ class AsyncClient(ClientBase):
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Delete the item with ``key`` (see :meth:`dynamore.Client.delete_item`)."""
         payload = item_write_payload(
             table, "Key", key, condition, names, values, return_values, return_values_on_failure
         )
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode((await self._wire.call("DeleteItem", payload)).get("Attributes"))
 
     # -- query and scan ------------------------------------------------------------------------
@@ -419,22 +450,26 @@ class AsyncClient(ClientBase):
         forward: bool = True,
         consistent: bool = False,
         start_key: Optional[Mapping[str, Any]] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Page:
         """One page of a Query (see :meth:`dynamore.Client.query`)."""
         return await self._page(
             "Query",
-            query_payload(
-                table,
-                key_condition,
-                names=names,
-                values=values,
-                index=index,
-                filter=filter,
-                projection=projection,
-                limit=limit,
-                forward=forward,
-                consistent=consistent,
-                start_key=start_key,
+            with_consumed_capacity(
+                query_payload(
+                    table,
+                    key_condition,
+                    names=names,
+                    values=values,
+                    index=index,
+                    filter=filter,
+                    projection=projection,
+                    limit=limit,
+                    forward=forward,
+                    consistent=consistent,
+                    start_key=start_key,
+                ),
+                return_consumed_capacity,
             ),
         )
 
@@ -486,22 +521,26 @@ class AsyncClient(ClientBase):
         start_key: Optional[Mapping[str, Any]] = None,
         segment: Optional[int] = None,
         total_segments: Optional[int] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Page:
         """One page of a Scan (see :meth:`dynamore.Client.scan`)."""
         return await self._page(
             "Scan",
-            scan_payload(
-                table,
-                filter=filter,
-                names=names,
-                values=values,
-                index=index,
-                projection=projection,
-                limit=limit,
-                consistent=consistent,
-                start_key=start_key,
-                segment=segment,
-                total_segments=total_segments,
+            with_consumed_capacity(
+                scan_payload(
+                    table,
+                    filter=filter,
+                    names=names,
+                    values=values,
+                    index=index,
+                    projection=projection,
+                    limit=limit,
+                    consistent=consistent,
+                    start_key=start_key,
+                    segment=segment,
+                    total_segments=total_segments,
+                ),
+                return_consumed_capacity,
             ),
         )
 
@@ -580,17 +619,27 @@ class AsyncClient(ClientBase):
         actions: Iterable[Mapping[str, Mapping[str, Any]]],
         *,
         client_token: Optional[str] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> None:
         """All-or-nothing writes, with an idempotency token (see
         :meth:`dynamore.Client.transact_write`)."""
-        await self._wire.call("TransactWriteItems", transact_write_payload(actions, client_token))
+        payload = with_consumed_capacity(
+            transact_write_payload(actions, client_token), return_consumed_capacity
+        )
+        await self._wire.call("TransactWriteItems", payload)
 
     async def transact_get(
-        self, keys: Iterable[Union[tuple[str, Mapping[str, Any]], Mapping[str, Any]]]
+        self,
+        keys: Iterable[Union[tuple[str, Mapping[str, Any]], Mapping[str, Any]]],
+        *,
+        return_consumed_capacity: Optional[str] = None,
     ) -> list[Optional[Item]]:
         """Read up to 100 items in one consistent snapshot (see
         :meth:`dynamore.Client.transact_get`)."""
-        response = await self._wire.call("TransactGetItems", transact_get_payload(keys))
+        response = await self._wire.call(
+            "TransactGetItems",
+            with_consumed_capacity(transact_get_payload(keys), return_consumed_capacity),
+        )
         return [self._decode(r.get("Item")) for r in response.get("Responses", [])]
 
     # -- batches (dynamore/_batch.py, in a worker thread) -----------------------------------------

@@ -26,6 +26,7 @@ from dynamore._config import (
     resolve_region,
 )
 from dynamore._credentials import resolve_credentials
+from dynamore._observe import RequestHook, with_consumed_capacity
 from dynamore._operations import (
     Page,
     get_item_payload,
@@ -101,6 +102,7 @@ class ClientBase:
         max_connections: int,
         max_idle_time: float,
         use_decimal: bool,
+        on_request: Optional[RequestHook],
     ) -> None:
         # Checked first, even those a given transport object makes moot: a typo must not
         # wait for the first request (or for the transport to change) to surface.
@@ -108,6 +110,11 @@ class ClientBase:
         positive_seconds("read_timeout", read_timeout)
         positive_seconds("max_idle_time", max_idle_time)
         positive_count("max_connections", max_connections)
+        if on_request is not None and not callable(on_request):
+            raise ConfigurationError(
+                f"on_request must be a callable taking a RequestRecord, not "
+                f"{type(on_request).__name__}"
+            )
         self.region = resolve_region(region)
         self.endpoint = Endpoint.parse(resolve_endpoint(endpoint_url, self.region))
         self.use_decimal = use_decimal
@@ -127,6 +134,7 @@ class ClientBase:
             retry=policy,
             decode_item=self._decode_item,
         )
+        self._wire.on_request = on_request
 
     def _make_transport(
         self,
@@ -193,7 +201,10 @@ class Client(ClientBase):
     fraction or exponent as ``Decimal`` instead of ``float`` (exact: a float holds about 17
     significant digits, DynamoDB 38); the decoder is built once, here. ``max_attempts=N`` is a
     deprecated spelling of ``retry=N``. The client may be shared by threads, and survives a
-    fork: a child process opens its own connections.
+    fork: a child process opens its own connections. ``on_request`` is called after every
+    operation with a :class:`~dynamore.RequestRecord` (attempts, status, request id, bytes,
+    timings, and ``ConsumedCapacity`` when an operation is given
+    ``return_consumed_capacity="TOTAL"`` or ``"INDEXES"``); without it nothing is recorded.
     """
 
     def __init__(
@@ -210,6 +221,7 @@ class Client(ClientBase):
         max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
         use_decimal: bool = False,
         max_attempts: Optional[int] = None,
+        on_request: Optional[RequestHook] = None,
     ) -> None:
         self._setup(
             region=region,
@@ -222,6 +234,7 @@ class Client(ClientBase):
             max_connections=max_connections,
             max_idle_time=max_idle_time,
             use_decimal=use_decimal,
+            on_request=on_request,
         )
 
     def _make_transport(
@@ -321,9 +334,12 @@ class Client(ClientBase):
         *,
         consistent: bool = False,
         projection: Projection = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """The item with ``key``, or None. ``projection``: attribute names, or an expression."""
         payload = get_item_payload(table, key, consistent, projection)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode(self._wire.call("GetItem", payload).get("Item"))
 
     def put_item(
@@ -336,6 +352,7 @@ class Client(ClientBase):
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Write ``item`` whole. Returns the old item with ``return_values="ALL_OLD"``.
 
@@ -352,6 +369,8 @@ class Client(ClientBase):
             return_values,
             return_values_on_failure,
         )
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode(self._wire.call("PutItem", payload).get("Attributes"))
 
     def update_item(
@@ -365,6 +384,7 @@ class Client(ClientBase):
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Apply an update expression (``"SET #n = :v"``) to the item with ``key``."""
         payload = item_write_payload(
@@ -377,6 +397,8 @@ class Client(ClientBase):
             return_values,
             return_values_on_failure,
         )
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         payload["UpdateExpression"] = update
         return self._decode(self._wire.call("UpdateItem", payload).get("Attributes"))
 
@@ -390,6 +412,7 @@ class Client(ClientBase):
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Delete the item with ``key``; ``return_values="ALL_OLD"`` returns what was deleted."""
         payload = item_write_payload(
@@ -402,6 +425,8 @@ class Client(ClientBase):
             return_values,
             return_values_on_failure,
         )
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode(self._wire.call("DeleteItem", payload).get("Attributes"))
 
     # -- query and scan ------------------------------------------------------------------------
@@ -431,6 +456,7 @@ class Client(ClientBase):
         forward: bool = True,
         consistent: bool = False,
         start_key: Optional[Mapping[str, Any]] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Page:
         """One page of a Query; pass ``page.last_key`` as ``start_key`` to continue.
 
@@ -438,18 +464,21 @@ class Client(ClientBase):
         """
         return self._page(
             "Query",
-            query_payload(
-                table,
-                key_condition,
-                names=names,
-                values=values,
-                index=index,
-                filter=filter,
-                projection=projection,
-                limit=limit,
-                forward=forward,
-                consistent=consistent,
-                start_key=start_key,
+            with_consumed_capacity(
+                query_payload(
+                    table,
+                    key_condition,
+                    names=names,
+                    values=values,
+                    index=index,
+                    filter=filter,
+                    projection=projection,
+                    limit=limit,
+                    forward=forward,
+                    consistent=consistent,
+                    start_key=start_key,
+                ),
+                return_consumed_capacity,
             ),
         )
 
@@ -500,22 +529,26 @@ class Client(ClientBase):
         start_key: Optional[Mapping[str, Any]] = None,
         segment: Optional[int] = None,
         total_segments: Optional[int] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Page:
         """One page of a Scan (optionally of one ``segment`` of ``total_segments``)."""
         return self._page(
             "Scan",
-            scan_payload(
-                table,
-                filter=filter,
-                names=names,
-                values=values,
-                index=index,
-                projection=projection,
-                limit=limit,
-                consistent=consistent,
-                start_key=start_key,
-                segment=segment,
-                total_segments=total_segments,
+            with_consumed_capacity(
+                scan_payload(
+                    table,
+                    filter=filter,
+                    names=names,
+                    values=values,
+                    index=index,
+                    projection=projection,
+                    limit=limit,
+                    consistent=consistent,
+                    start_key=start_key,
+                    segment=segment,
+                    total_segments=total_segments,
+                ),
+                return_consumed_capacity,
             ),
         )
 
@@ -606,6 +639,7 @@ class Client(ClientBase):
         actions: Iterable[Mapping[str, Mapping[str, Any]]],
         *,
         client_token: Optional[str] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> None:
         """All-or-nothing writes (up to 100). Each action is one of::
 
@@ -619,15 +653,23 @@ class Client(ClientBase):
         random one), so a retry after a lost answer is not applied twice.
         """
         payload = transact_write_payload(actions, client_token)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         self._wire.call("TransactWriteItems", payload)
 
     def transact_get(
-        self, keys: Iterable[Union[tuple[str, Mapping[str, Any]], Mapping[str, Any]]]
+        self,
+        keys: Iterable[Union[tuple[str, Mapping[str, Any]], Mapping[str, Any]]],
+        *,
+        return_consumed_capacity: Optional[str] = None,
     ) -> list[Optional[Item]]:
         """Read up to 100 items in one consistent snapshot. Each entry is ``(table, key)`` or
         ``{"table": t, "key": {...}, "projection": [...]}``; the result has one item (or None)
         per entry, in order."""
-        response = self._wire.call("TransactGetItems", transact_get_payload(keys))
+        response = self._wire.call(
+            "TransactGetItems",
+            with_consumed_capacity(transact_get_payload(keys), return_consumed_capacity),
+        )
         return [self._decode(r.get("Item")) for r in response.get("Responses", [])]
 
     # -- batches (dynamore/_batch.py) -------------------------------------------------------------

@@ -220,6 +220,15 @@ class WireCore:
         self._sleep = sleep
         self._clock = clock
         self.decode_item = decode_item
+        #: ``Client(on_request=...)``: called with a RequestRecord after every operation.
+        self.on_request: Optional[Callable[[Any], object]] = None
+
+    def _recording_twin(self, recorder: Any) -> Any:
+        """A copy of this wire that sends through ``recorder`` and records nothing itself."""
+        twin = copy.copy(self)
+        twin.transport = recorder
+        twin.on_request = None
+        return twin
 
     def encode(self, payload: dict[str, Any]) -> bytes:
         """The request body for ``payload``; a lone surrogate in a string is a ValidationError."""
@@ -272,6 +281,8 @@ class Wire(WireCore):
 
     def send(self, operation: str, body: bytes) -> dict[str, Any]:
         """Send an already-encoded body, retrying as the policy allows."""
+        if self.on_request is not None:
+            return self._send_recorded(operation, body)
         attempts: Optional[Attempts] = None
         while True:
             credentials = self.credentials.get()
@@ -291,6 +302,20 @@ class Wire(WireCore):
                     self.credentials.invalidate(credentials)
                 elif delay > 0:
                     self._sleep(delay)
+
+    def _send_recorded(self, operation: str, body: bytes) -> dict[str, Any]:
+        from dynamore._observe import Recorder
+
+        hook = self.on_request
+        assert hook is not None
+        recorder = Recorder(operation, self.transport)
+        try:
+            result: dict[str, Any] = self._recording_twin(recorder).send(operation, body)
+        except BaseException as exc:
+            hook(recorder.record(None, exc))
+            raise
+        hook(recorder.record(result, None))
+        return result
 
     def close(self) -> None:
         """Close the transport's connections."""

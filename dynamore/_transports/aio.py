@@ -38,6 +38,7 @@ from dynamore._config import (
     positive_seconds,
 )
 from dynamore._log import debug
+from dynamore._observe import TTFB_SINK
 from dynamore._transports.base import SOCKET_OPTIONS, BaseTransport, Response
 from dynamore._transports.http11 import ResponseParser, request_head
 from dynamore._transports.native import _default_ssl_context
@@ -69,6 +70,8 @@ class _Connection(asyncio.Protocol):
         self.dead = False
         self.got_bytes = False
         self.last_read = 0.0
+        self.sent_at = 0.0
+        self.first_byte_at = 0.0
         self.idle_since = 0.0
 
     # -- asyncio callbacks ------------------------------------------------------------------
@@ -81,8 +84,10 @@ class _Connection(asyncio.Protocol):
         if parser is None:  # bytes while idle: the stream is out of step
             self._kill()
             return
-        self.got_bytes = True
-        self.last_read = self.loop.time()
+        now = self.last_read = self.loop.time()
+        if not self.got_bytes:
+            self.got_bytes = True
+            self.first_byte_at = now
         try:
             done = parser.feed(data)
         except TransportError as exc:
@@ -130,7 +135,7 @@ class _Connection(asyncio.Protocol):
         self.got_bytes = False
         waiter: asyncio.Future[ResponseParser] = self.loop.create_future()
         self.waiter = waiter
-        self.last_read = self.loop.time()
+        self.sent_at = self.last_read = self.loop.time()
         self.transport.write(data)
         timer = self.loop.call_later(self.read_timeout, self._check_timeout)
         try:
@@ -324,6 +329,9 @@ class AioTransport(BaseTransport):
                 except _NoAnswer as again:
                     raise TransportError(str(again)) from again
             keep = parser.keep_alive and not conn.dead
+            sink = TTFB_SINK.get()
+            if sink is not None:  # Client(on_request=...) is recording this call
+                sink(conn.first_byte_at - conn.sent_at)
         finally:
             self._release(conn, generation, keep)
         return _new_tuple(Response, (parser.status, parser.headers, parser.body, resent))
