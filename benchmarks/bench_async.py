@@ -145,7 +145,7 @@ def _wave_of(loop: asyncio.AbstractEventLoop, op: Op) -> Callable[[], None]:
 
 def run(ctx: Context) -> list[Result]:
     suite = Suite("async", ctx)
-    waves = ctx.n(40, 3)
+    waves = ctx.n(8, 2)
     loop = asyncio.new_event_loop()
     stack = contextlib.AsyncExitStack()
     try:
