@@ -67,6 +67,7 @@ class _Connection(asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.parser: Optional[ResponseParser] = None
         self.waiter: Optional[asyncio.Future[ResponseParser]] = None
+        self.timer: Optional[asyncio.TimerHandle] = None
         self.dead = False
         self.got_bytes = False
         self.last_read = 0.0
@@ -137,11 +138,11 @@ class _Connection(asyncio.Protocol):
         self.waiter = waiter
         self.sent_at = self.last_read = self.loop.time()
         self.transport.write(data)
-        timer = self.loop.call_later(self.read_timeout, self._check_timeout)
+        self.timer = self.loop.call_later(self.read_timeout, self._check_timeout)
         try:
             return await waiter
         finally:
-            timer.cancel()
+            self.timer.cancel()
             self.waiter = None
             if self.parser is parser:  # not read to its end (cancelled, failed): spent
                 self.parser = None
@@ -154,7 +155,7 @@ class _Connection(asyncio.Protocol):
             return
         late = self.loop.time() - self.last_read
         if late < self.read_timeout:
-            self.loop.call_later(self.read_timeout - late, self._check_timeout)
+            self.timer = self.loop.call_later(self.read_timeout - late, self._check_timeout)
             return
         self._fail(
             ResponseTimeout(f"no complete response from {self.url} within {self.read_timeout} s")
