@@ -120,6 +120,9 @@ def run(ctx: Context) -> list[Result]:
     n = ctx.n(500, 30)
     with bench_table(ctx, "ops") as (_, table):
         db = Client(endpoint_url=ctx.endpoint, region=REGION, transport="native")
+        # The same client with a request hook (issue 14): what recording costs. Without one,
+        # the plain dynamore rows are what every user pays.
+        hooked = Client(endpoint_url=ctx.endpoint, region=REGION, transport="native", on_request=id)
         resource_table = boto3.resource(
             "dynamodb", endpoint_url=ctx.endpoint, region_name=REGION
         ).Table(table)
@@ -132,6 +135,9 @@ def run(ctx: Context) -> list[Result]:
             db.put_item(table, ITEM)
             suite.add("put_item", "dynamore", lambda: db.put_item(table, ITEM), ops=n)
             suite.add(
+                "put_item", "dynamore on_request", lambda: hooked.put_item(table, ITEM), ops=n
+            )
+            suite.add(
                 "put_item", "boto3 resource", lambda: resource_table.put_item(Item=ITEM), ops=n
             )
             suite.add(
@@ -142,6 +148,7 @@ def run(ctx: Context) -> list[Result]:
             )
             suite.add("put_item", "PynamoDB", profile.save, ops=n)
             suite.add("get_item", "dynamore", lambda: db.get_item(table, KEY), ops=n)
+            suite.add("get_item", "dynamore on_request", lambda: hooked.get_item(table, KEY), ops=n)
             suite.add(
                 "get_item",
                 "boto3 resource",
@@ -159,6 +166,7 @@ def run(ctx: Context) -> list[Result]:
             return suite.run()
         finally:
             db.close()
+            hooked.close()
             low.close()
 
 

@@ -1,6 +1,7 @@
 """dynamore: JSON-Schema entities in one DynamoDB table, on a fast low-level DynamoDB client.
 
 >>> from dynamore import Client                       # the low-level client
+>>> from dynamore import AsyncClient                  # the same on asyncio
 >>> from dynamore.entity import Entity                # entity types (JSON Schema)
 >>> from dynamore.dynamodb_proxy import DynamoDbProxy  # REST-like verbs over one table
 >>> from dynamore import load, LoadReport, Checkpoint  # bulk loading (dynamore.loader)
@@ -21,6 +22,8 @@ from dynamore._version import __version__
 __all__ = [
     "IDLE",
     "SKIP",
+    "AsyncClient",
+    "AttemptRecord",
     "Checkpoint",
     "Client",
     "Credentials",
@@ -29,6 +32,7 @@ __all__ = [
     "Progress",
     "QueryPage",
     "Reject",
+    "RequestRecord",
     "Response",
     "RetryPolicy",
     "Transport",
@@ -39,6 +43,9 @@ __all__ = [
 
 # Names whose module is imported on first use only (PEP 562): ``import dynamore`` stays cheap.
 _LAZY = {
+    "AsyncClient": "dynamore._async_client",
+    "AttemptRecord": "dynamore._observe",
+    "RequestRecord": "dynamore._observe",
     "IDLE": "dynamore.loader",
     "SKIP": "dynamore.loader",
     "Checkpoint": "dynamore.loader",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from dynamore._config import (
@@ -27,6 +26,18 @@ from dynamore._config import (
     resolve_region,
 )
 from dynamore._credentials import resolve_credentials
+from dynamore._observe import RequestHook, with_consumed_capacity
+from dynamore._operations import (
+    Page,
+    get_item_payload,
+    item_write_payload,
+    page_from,
+    scan_all_payloads,
+    table_is_active,
+    table_not_active,
+    transact_get_payload,
+    transact_write_payload,
+)
 from dynamore._payloads import (
     Item,
     Names,
@@ -35,19 +46,15 @@ from dynamore._payloads import (
     ReturnValuesOnFailure,
     Values,
     create_table_payload,
-    expression_parts,
     query_payload,
     scan_payload,
-    transact_action,
-    transact_get_entry,
-    write_payload,
 )
-from dynamore._protocol import Stats, Wire
+from dynamore._protocol import ItemDecoder, Stats, Wire, WireCore
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
 from dynamore._transports import Transport, TransportKind, make_transport
-from dynamore.codec import encode_item, item_decoder
-from dynamore.exceptions import ConfigurationError, ServiceError, ValidationError
+from dynamore.codec import item_decoder
+from dynamore.exceptions import ConfigurationError
 
 __all__ = ["Client", "Page"]
 
@@ -75,21 +82,102 @@ def _retry_policy(retry: Union[int, RetryPolicy, None], max_attempts: Optional[i
     return RetryPolicy(max_attempts=positive_count("retry", retry))
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a Query or Scan: the items and the key to continue from (None at the end),
-    with DynamoDB's ``Count`` and ``ScannedCount`` (items before the filter)."""
+class ClientBase:
+    """What :class:`Client` and :class:`~dynamore.AsyncClient` share: their options, checked
+    and resolved the same way, and the plumbing that does no I/O. Subclasses say how to build
+    their transport and wire."""
 
-    items: list[Item]
-    last_key: Optional[Item]
-    count: int
-    scanned_count: int
-    #: ``LastEvaluatedKey`` exactly as DynamoDB sent it: paging resends it untouched, so a
-    #: numeric key with more digits than a float holds still continues where it stopped.
-    wire_last_key: Optional[dict[str, Any]] = field(default=None, repr=False, compare=False)
+    _wire: WireCore
+
+    def _setup(
+        self,
+        *,
+        region: Optional[str],
+        endpoint_url: Optional[str],
+        credentials: object,
+        transport: object,
+        policy: RetryPolicy,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+        max_idle_time: float,
+        use_decimal: bool,
+        on_request: Optional[RequestHook],
+    ) -> None:
+        # Checked first, even those a given transport object makes moot: a typo must not
+        # wait for the first request (or for the transport to change) to surface.
+        positive_seconds("connect_timeout", connect_timeout)
+        positive_seconds("read_timeout", read_timeout)
+        positive_seconds("max_idle_time", max_idle_time)
+        positive_count("max_connections", max_connections)
+        if on_request is not None and not callable(on_request):
+            raise ConfigurationError(
+                f"on_request must be a callable taking a RequestRecord, not "
+                f"{type(on_request).__name__}"
+            )
+        self.region = resolve_region(region)
+        self.endpoint = Endpoint.parse(resolve_endpoint(endpoint_url, self.region))
+        self.use_decimal = use_decimal
+        if isinstance(transport, str):
+            transport = self._make_transport(
+                transport,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_connections=max_connections,
+                max_idle_time=max_idle_time,
+            )
+        self._decode_item: ItemDecoder = item_decoder(use_decimal=use_decimal)
+        self._wire = self._make_wire(
+            transport=transport,
+            signer=Signer(self.region, self.endpoint.host_header),
+            credentials=credentials,
+            retry=policy,
+            decode_item=self._decode_item,
+        )
+        self._wire.on_request = on_request
+
+    def _make_transport(
+        self,
+        kind: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+        max_idle_time: float,
+    ) -> object:
+        raise NotImplementedError
+
+    def _make_wire(
+        self,
+        *,
+        transport: Any,
+        signer: Signer,
+        credentials: object,
+        retry: RetryPolicy,
+        decode_item: ItemDecoder,
+    ) -> WireCore:
+        raise NotImplementedError
+
+    @property
+    def stats(self) -> Stats:
+        """Retries and throttling events this client has met so far."""
+        return self._wire.stats
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy every request follows (its backoff also paces batch resends)."""
+        return self._wire.retry
+
+    def _decode(self, av_map: Optional[dict[str, Any]]) -> Optional[Item]:
+        if av_map is None:
+            return None
+        return self._decode_item(av_map)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.endpoint.url} region={self.region}>"
 
 
-class Client:
+class Client(ClientBase):
     """A low-level DynamoDB client: plain Python values in and out, one request per call.
 
     Build it once and reuse it (in Lambda: at module level), since it keeps connections alive
@@ -113,7 +201,10 @@ class Client:
     fraction or exponent as ``Decimal`` instead of ``float`` (exact: a float holds about 17
     significant digits, DynamoDB 38); the decoder is built once, here. ``max_attempts=N`` is a
     deprecated spelling of ``retry=N``. The client may be shared by threads, and survives a
-    fork: a child process opens its own connections.
+    fork: a child process opens its own connections. ``on_request`` is called after every
+    operation with a :class:`~dynamore.RequestRecord` (attempts, status, request id, bytes,
+    timings, and ``ConsumedCapacity`` when an operation is given
+    ``return_consumed_capacity="TOTAL"`` or ``"INDEXES"``); without it nothing is recorded.
     """
 
     def __init__(
@@ -130,46 +221,60 @@ class Client:
         max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
         use_decimal: bool = False,
         max_attempts: Optional[int] = None,
+        on_request: Optional[RequestHook] = None,
     ) -> None:
-        # Checked first, even those a given transport object makes moot: a typo must not
-        # wait for the first request (or for the transport to change) to surface.
-        positive_seconds("connect_timeout", connect_timeout)
-        positive_seconds("read_timeout", read_timeout)
-        positive_seconds("max_idle_time", max_idle_time)
-        positive_count("max_connections", max_connections)
-        policy = _retry_policy(retry, max_attempts)
-        self.region = resolve_region(region)
-        self.endpoint = Endpoint.parse(resolve_endpoint(endpoint_url, self.region))
-        self.use_decimal = use_decimal
-        if isinstance(transport, str):
-            transport = make_transport(
-                self.endpoint.url,
-                kind=transport,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                max_connections=max_connections,
-                max_idle_time=max_idle_time,
-            )
-        self._decode_item = item_decoder(use_decimal=use_decimal)
-        self._wire = Wire(
+        self._setup(
+            region=region,
+            endpoint_url=endpoint_url,
+            credentials=credentials,
             transport=transport,
-            signer=Signer(self.region, self.endpoint.host_header),
+            policy=_retry_policy(retry, max_attempts),
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            max_idle_time=max_idle_time,
+            use_decimal=use_decimal,
+            on_request=on_request,
+        )
+
+    def _make_transport(
+        self,
+        kind: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+        max_idle_time: float,
+    ) -> Transport:
+        return make_transport(
+            self.endpoint.url,
+            kind=kind,  # type: ignore[arg-type]  # make_transport checks it
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            max_idle_time=max_idle_time,
+        )
+
+    def _make_wire(
+        self,
+        *,
+        transport: Any,
+        signer: Signer,
+        credentials: object,
+        retry: RetryPolicy,
+        decode_item: ItemDecoder,
+    ) -> Wire:
+        return Wire(
+            transport=transport,
+            signer=signer,
             credentials=resolve_credentials(credentials),
-            retry=policy,
-            decode_item=self._decode_item,
+            retry=retry,
+            decode_item=decode_item,
         )
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    @property
-    def stats(self) -> Stats:
-        """Retries and throttling events this client has met so far."""
-        return self._wire.stats
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy every request follows (its backoff also paces batch resends)."""
-        return self._wire.retry
+    _wire: Wire
 
     def send_encoded(
         self,
@@ -210,11 +315,6 @@ class Client:
         """
         return self._wire.call(operation, dict(payload))
 
-    def _decode(self, av_map: Optional[dict[str, Any]]) -> Optional[Item]:
-        if av_map is None:
-            return None
-        return self._decode_item(av_map)
-
     def close(self) -> None:
         """Close every connection. The client must not be used afterwards."""
         self._wire.close()
@@ -225,9 +325,6 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"<Client {self.endpoint.url} region={self.region}>"
-
     # -- items ---------------------------------------------------------------------------------
 
     def get_item(
@@ -237,12 +334,12 @@ class Client:
         *,
         consistent: bool = False,
         projection: Projection = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """The item with ``key``, or None. ``projection``: attribute names, or an expression."""
-        payload: dict[str, Any] = {"TableName": table, "Key": encode_item(key)}
-        if consistent:
-            payload["ConsistentRead"] = True
-        expression_parts(payload, None, None, projection)
+        payload = get_item_payload(table, key, consistent, projection)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode(self._wire.call("GetItem", payload).get("Item"))
 
     def put_item(
@@ -255,21 +352,25 @@ class Client:
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Write ``item`` whole. Returns the old item with ``return_values="ALL_OLD"``.
 
         A false ``condition`` raises ConditionalCheckFailed; with
         ``return_values_on_failure="ALL_OLD"`` its ``.item`` is the current item.
         """
-        payload = write_payload(
+        payload = item_write_payload(
             table,
-            condition=condition,
-            names=names,
-            values=values,
-            return_values=return_values,
-            return_values_on_failure=return_values_on_failure,
+            "Item",
+            item,
+            condition,
+            names,
+            values,
+            return_values,
+            return_values_on_failure,
         )
-        payload["Item"] = encode_item(item)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode(self._wire.call("PutItem", payload).get("Attributes"))
 
     def update_item(
@@ -283,17 +384,21 @@ class Client:
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Apply an update expression (``"SET #n = :v"``) to the item with ``key``."""
-        payload = write_payload(
+        payload = item_write_payload(
             table,
-            condition=condition,
-            names=names,
-            values=values,
-            return_values=return_values,
-            return_values_on_failure=return_values_on_failure,
+            "Key",
+            key,
+            condition,
+            names,
+            values,
+            return_values,
+            return_values_on_failure,
         )
-        payload["Key"] = encode_item(key)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         payload["UpdateExpression"] = update
         return self._decode(self._wire.call("UpdateItem", payload).get("Attributes"))
 
@@ -307,33 +412,27 @@ class Client:
         values: Values = None,
         return_values: Optional[ReturnValues] = None,
         return_values_on_failure: Optional[ReturnValuesOnFailure] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Delete the item with ``key``; ``return_values="ALL_OLD"`` returns what was deleted."""
-        payload = write_payload(
+        payload = item_write_payload(
             table,
-            condition=condition,
-            names=names,
-            values=values,
-            return_values=return_values,
-            return_values_on_failure=return_values_on_failure,
+            "Key",
+            key,
+            condition,
+            names,
+            values,
+            return_values,
+            return_values_on_failure,
         )
-        payload["Key"] = encode_item(key)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         return self._decode(self._wire.call("DeleteItem", payload).get("Attributes"))
 
     # -- query and scan ------------------------------------------------------------------------
 
     def _page(self, operation: str, payload: dict[str, Any]) -> Page:
-        response = self._wire.call(operation, payload)
-        decode = self._decode_item
-        items = [decode(item) for item in response.get("Items", ())]
-        last = response.get("LastEvaluatedKey")
-        return Page(
-            items,
-            self._decode(last),
-            int(response.get("Count", len(items))),
-            int(response.get("ScannedCount", len(items))),
-            last,
-        )
+        return page_from(self._wire.call(operation, payload), self._decode_item)
 
     def _pages(self, operation: str, payload: dict[str, Any]) -> Iterator[Page]:
         while True:
@@ -357,6 +456,7 @@ class Client:
         forward: bool = True,
         consistent: bool = False,
         start_key: Optional[Mapping[str, Any]] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Page:
         """One page of a Query; pass ``page.last_key`` as ``start_key`` to continue.
 
@@ -364,18 +464,21 @@ class Client:
         """
         return self._page(
             "Query",
-            query_payload(
-                table,
-                key_condition,
-                names=names,
-                values=values,
-                index=index,
-                filter=filter,
-                projection=projection,
-                limit=limit,
-                forward=forward,
-                consistent=consistent,
-                start_key=start_key,
+            with_consumed_capacity(
+                query_payload(
+                    table,
+                    key_condition,
+                    names=names,
+                    values=values,
+                    index=index,
+                    filter=filter,
+                    projection=projection,
+                    limit=limit,
+                    forward=forward,
+                    consistent=consistent,
+                    start_key=start_key,
+                ),
+                return_consumed_capacity,
             ),
         )
 
@@ -426,22 +529,26 @@ class Client:
         start_key: Optional[Mapping[str, Any]] = None,
         segment: Optional[int] = None,
         total_segments: Optional[int] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> Page:
         """One page of a Scan (optionally of one ``segment`` of ``total_segments``)."""
         return self._page(
             "Scan",
-            scan_payload(
-                table,
-                filter=filter,
-                names=names,
-                values=values,
-                index=index,
-                projection=projection,
-                limit=limit,
-                consistent=consistent,
-                start_key=start_key,
-                segment=segment,
-                total_segments=total_segments,
+            with_consumed_capacity(
+                scan_payload(
+                    table,
+                    filter=filter,
+                    names=names,
+                    values=values,
+                    index=index,
+                    projection=projection,
+                    limit=limit,
+                    consistent=consistent,
+                    start_key=start_key,
+                    segment=segment,
+                    total_segments=total_segments,
+                ),
+                return_consumed_capacity,
             ),
         )
 
@@ -460,24 +567,17 @@ class Client:
     ) -> Iterator[Item]:
         """Every item of a Scan. ``segments > 1`` scans that many segments in parallel threads
         (items then arrive in no particular order); ``limit`` is the page size."""
-        if segments < 1:
-            raise ValidationError("segments", "must be at least 1")
-        payloads = [
-            scan_payload(
-                table,
-                filter=filter,
-                names=names,
-                values=values,
-                index=index,
-                projection=projection,
-                limit=limit,
-                consistent=consistent,
-                start_key=None,
-                segment=n,
-                total_segments=segments if segments > 1 else None,
-            )
-            for n in range(segments)
-        ]
+        payloads = scan_all_payloads(
+            table,
+            filter=filter,
+            names=names,
+            values=values,
+            index=index,
+            projection=projection,
+            limit=limit,
+            consistent=consistent,
+            segments=segments,
+        )
         if segments == 1:
             for page in self._pages("Scan", payloads[0]):
                 yield from page.items
@@ -539,6 +639,7 @@ class Client:
         actions: Iterable[Mapping[str, Mapping[str, Any]]],
         *,
         client_token: Optional[str] = None,
+        return_consumed_capacity: Optional[str] = None,
     ) -> None:
         """All-or-nothing writes (up to 100). Each action is one of::
 
@@ -551,26 +652,24 @@ class Client:
         entry per action. Each call carries an idempotency token (``client_token``, or a
         random one), so a retry after a lost answer is not applied twice.
         """
-        payload: dict[str, Any] = {
-            "TransactItems": [
-                transact_action(action, f"actions[{i}]") for i, action in enumerate(actions)
-            ]
-        }
-        import uuid  # only here: it costs cold-start time every Lambda would pay
-
-        # An idempotency token on every transaction: if an answer is lost and the request is
-        # retried, DynamoDB recognises it (for 10 minutes) instead of applying it twice.
-        payload["ClientRequestToken"] = client_token or uuid.uuid4().hex
+        payload = transact_write_payload(actions, client_token)
+        if return_consumed_capacity is not None:
+            with_consumed_capacity(payload, return_consumed_capacity)
         self._wire.call("TransactWriteItems", payload)
 
     def transact_get(
-        self, keys: Iterable[Union[tuple[str, Mapping[str, Any]], Mapping[str, Any]]]
+        self,
+        keys: Iterable[Union[tuple[str, Mapping[str, Any]], Mapping[str, Any]]],
+        *,
+        return_consumed_capacity: Optional[str] = None,
     ) -> list[Optional[Item]]:
         """Read up to 100 items in one consistent snapshot. Each entry is ``(table, key)`` or
         ``{"table": t, "key": {...}, "projection": [...]}``; the result has one item (or None)
         per entry, in order."""
-        gets = [transact_get_entry(entry, f"keys[{i}]") for i, entry in enumerate(keys)]
-        response = self._wire.call("TransactGetItems", {"TransactItems": gets})
+        response = self._wire.call(
+            "TransactGetItems",
+            with_consumed_capacity(transact_get_payload(keys), return_consumed_capacity),
+        )
         return [self._decode(r.get("Item")) for r in response.get("Responses", [])]
 
     # -- batches (dynamore/_batch.py) -------------------------------------------------------------
@@ -661,15 +760,10 @@ class Client:
         deadline = time.monotonic() + timeout
         while True:
             description = self.describe_table(name)
-            indexes = description.get("GlobalSecondaryIndexes", [])
-            if description.get("TableStatus") == "ACTIVE" and all(
-                i.get("IndexStatus") == "ACTIVE" for i in indexes
-            ):
+            if table_is_active(description):
                 return description
             if time.monotonic() > deadline:
-                raise ServiceError(
-                    "TableNotActive", f"table {name!r} is not ACTIVE after {timeout:.0f} s"
-                )
+                raise table_not_active(name, timeout)
             time.sleep(1.0)
 
     def describe_table(self, name: str) -> dict[str, Any]:

@@ -34,7 +34,15 @@ from dynamore.exceptions import (
     ValidationError,
 )
 
-__all__ = ["ItemDecoder", "Stats", "Wire", "error_from_response", "unexpected_response"]
+__all__ = [
+    "Attempts",
+    "ItemDecoder",
+    "Stats",
+    "Wire",
+    "WireCore",
+    "error_from_response",
+    "unexpected_response",
+]
 
 #: Wire item -> Python item, with the client's number policy built in (see
 #: :func:`dynamore.codec.item_decoder`).
@@ -133,22 +141,74 @@ def error_from_response(
     return error
 
 
-class Wire:
-    """Sends operations to one DynamoDB endpoint, with signing, CRC checks and retries.
+class Attempts:
+    """One call's way through its attempts, shared by the blocking and the asyncio loops: they
+    only sign, send and sleep; this decides what a failed attempt means.
+
+    Built at the first failure only, so a call that succeeds at once pays nothing for it.
+    """
+
+    __slots__ = ("ambiguous", "credentials", "operation", "policy", "refreshed", "stats")
+
+    def __init__(self, wire: WireCore, operation: str) -> None:
+        self.operation = operation
+        self.policy = wire.retry
+        self.credentials = wire.credentials
+        self.stats = wire.stats
+        self.refreshed = False
+        # Set once an attempt may have been applied without our hearing of it (a lost or
+        # garbled answer, a 5xx): a later failed condition may then be our own earlier write.
+        self.ambiguous = False
+
+    def failed(self, error: Union[ServiceError, TransportError], resent: bool) -> Optional[float]:
+        """The attempt failed with ``error`` (``resent``: its request went out twice); the
+        seconds to wait before the next one, or None when the credentials must be refreshed
+        first (the caller calls ``credentials.invalidate`` with the ones it signed with, then
+        tries again at once). Raises ``error`` when it is the last word."""
+        self.ambiguous = self.ambiguous or resent
+        if isinstance(error, ExpiredCredentials):
+            if self.refreshed or not self.credentials.refreshable:
+                raise error
+            self.refreshed = True
+            debug("%s: the security token expired; refreshing credentials", self.operation)
+            return None
+        if isinstance(error, ServiceError):
+            error.ambiguous = self.ambiguous
+        kind = classify(error)
+        self.policy, delay = self.policy.next(error)  # raises when this is the last word
+        self.ambiguous = self.ambiguous or _may_have_applied(error)
+        self.stats.record(kind or TRANSIENT)
+        debug(
+            "%s: attempt %d of %d failed (%s: %s); retrying in %.3f s",
+            self.operation,
+            self.policy.attempt - 1,
+            self.policy.max_attempts,
+            kind,
+            error,
+            delay,
+        )
+        return delay
+
+
+class WireCore:
+    """What the blocking :class:`Wire` and the asyncio wire share: everything but the I/O
+    (encoding a payload, checking and reading an answer, the retry state and counters).
 
     ``decode_item`` reads the items error answers carry (the current item of a failed
     condition, a cancelled transaction's); the client builds it once for its number policy,
     which the wire itself never needs to know.
     """
 
+    transport: Any
+
     def __init__(
         self,
         *,
-        transport: Transport,
+        transport: Any,
         signer: Signer,
         credentials: CredentialProvider,
         retry: RetryPolicy,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] = time.sleep,
         clock: Callable[[], float] = time.time,
         decode_item: ItemDecoder = decode_item,
     ) -> None:
@@ -160,13 +220,14 @@ class Wire:
         self._sleep = sleep
         self._clock = clock
         self.decode_item = decode_item
+        #: ``Client(on_request=...)``: called with a RequestRecord after every operation.
+        self.on_request: Optional[Callable[[Any], object]] = None
 
-    def derive(self, *, sleep: Callable[[float], None], stats: Stats) -> Wire:
-        """A wire sharing this one's transport, signer, credentials and retry policy, with its
-        own ``sleep`` (e.g. one a bulk load can interrupt) and ``stats``."""
+    def _recording_twin(self, recorder: Any) -> Any:
+        """A copy of this wire that sends through ``recorder`` and records nothing itself."""
         twin = copy.copy(self)
-        twin._sleep = sleep
-        twin.stats = stats
+        twin.transport = recorder
+        twin.on_request = None
         return twin
 
     def encode(self, payload: dict[str, Any]) -> bytes:
@@ -178,52 +239,8 @@ class Wire:
                 "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
             ) from exc
 
-    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Send ``operation`` with ``payload`` (wire-form JSON); return the response JSON."""
-        return self.send(operation, self.encode(payload))
-
-    def send(self, operation: str, body: bytes) -> dict[str, Any]:
-        """Send an already-encoded body, retrying as the policy allows."""
-        policy = self.retry
-        refreshed = False
-        # Set once an attempt may have been applied without our hearing of it (a lost or
-        # garbled answer, a 5xx): a later failed condition may then be our own earlier write.
-        ambiguous = False
-        while True:
-            credentials = self.credentials.get()
-            headers = self.signer.headers(operation, body, credentials, self._clock())
-            try:
-                response = self.transport.send(headers, body)
-                ambiguous = ambiguous or response.resent
-                return self._parse(response)
-            except ExpiredCredentials:
-                if refreshed or not self.credentials.refreshable:
-                    raise
-                refreshed = True
-                debug("%s: the security token expired; refreshing credentials", operation)
-                # Naming the stale credentials lets many threads that met the same expired
-                # token share one refresh.
-                self.credentials.invalidate(credentials)
-            except (ServiceError, TransportError) as error:
-                if isinstance(error, ServiceError):
-                    error.ambiguous = ambiguous
-                kind = classify(error)
-                policy, delay = policy.next(error)  # raises when this is the last word
-                ambiguous = ambiguous or _may_have_applied(error)
-                self.stats.record(kind or TRANSIENT)
-                debug(
-                    "%s: attempt %d of %d failed (%s: %s); retrying in %.3f s",
-                    operation,
-                    policy.attempt - 1,
-                    policy.max_attempts,
-                    kind,
-                    error,
-                    delay,
-                )
-                if delay > 0:
-                    self._sleep(delay)
-
-    def _parse(self, response: Response) -> dict[str, Any]:
+    def parse(self, response: Response) -> dict[str, Any]:
+        """The JSON object of a 200 answer; else the error it stands for, raised."""
         crc = response.headers.get("x-amz-crc32")
         if crc is not None and (not crc.isdigit() or zlib.crc32(response.body) != int(crc)):
             raise ChecksumMismatch(
@@ -241,6 +258,63 @@ class Wire:
             result = None
         if not isinstance(result, dict):
             raise unexpected_response(response, self.signer.host_header)
+        return result
+
+
+class Wire(WireCore):
+    """Sends operations to one DynamoDB endpoint, with signing, CRC checks and retries, over a
+    blocking :class:`~dynamore._transports.base.Transport`."""
+
+    transport: Transport
+
+    def derive(self, *, sleep: Callable[[float], None], stats: Stats) -> Wire:
+        """A wire sharing this one's transport, signer, credentials and retry policy, with its
+        own ``sleep`` (e.g. one a bulk load can interrupt) and ``stats``."""
+        twin = copy.copy(self)
+        twin._sleep = sleep
+        twin.stats = stats
+        return twin
+
+    def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send ``operation`` with ``payload`` (wire-form JSON); return the response JSON."""
+        return self.send(operation, self.encode(payload))
+
+    def send(self, operation: str, body: bytes) -> dict[str, Any]:
+        """Send an already-encoded body, retrying as the policy allows."""
+        if self.on_request is not None:
+            return self._send_recorded(operation, body)
+        attempts: Optional[Attempts] = None
+        while True:
+            credentials = self.credentials.get()
+            headers = self.signer.headers(operation, body, credentials, self._clock())
+            resent = False
+            try:
+                response = self.transport.send(headers, body)
+                resent = response.resent
+                return self.parse(response)
+            except (ServiceError, TransportError) as error:
+                if attempts is None:
+                    attempts = Attempts(self, operation)
+                delay = attempts.failed(error, resent)
+                if delay is None:
+                    # Naming the stale credentials lets many threads that met the same
+                    # expired token share one refresh.
+                    self.credentials.invalidate(credentials)
+                elif delay > 0:
+                    self._sleep(delay)
+
+    def _send_recorded(self, operation: str, body: bytes) -> dict[str, Any]:
+        from dynamore._observe import Recorder
+
+        hook = self.on_request
+        assert hook is not None
+        recorder = Recorder(operation, self.transport)
+        try:
+            result: dict[str, Any] = self._recording_twin(recorder).send(operation, body)
+        except BaseException as exc:
+            hook(recorder.record(None, exc))
+            raise
+        hook(recorder.record(result, None))
         return result
 
     def close(self) -> None:

@@ -1,16 +1,20 @@
 """Client operations against DynamoDB Local: items, query/scan paging, GSI, transactions,
-tables, the raw ``call`` escape hatch and error mapping."""
+tables, the raw ``call`` escape hatch and error mapping. Each behaviour runs against both
+clients (``Client`` and ``AsyncClient``, through tests/client_kit.py) unless it is about
+threads."""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
 from dynamore import Client, Page, RetryPolicy
+from dynamore._credentials import CredentialProvider
 from dynamore.exceptions import (
     ConditionalCheckFailed,
     ConfigurationError,
@@ -21,8 +25,30 @@ from dynamore.exceptions import (
     TransactionCanceled,
     ValidationError,
 )
+from tests.client_kit import KINDS, make_client
 
 Item = dict[str, Any]
+MakeClient = Callable[..., Client]
+
+
+@pytest.fixture(params=KINDS)
+def make(request: pytest.FixtureRequest, ddb_endpoint: str) -> Iterator[MakeClient]:
+    """Builds clients of the test's kind for DynamoDB Local (closed after the test)."""
+    made: list[Any] = []
+
+    def build(**options: Any) -> Client:
+        made.append(make_client(request.param, endpoint_url=ddb_endpoint, **options))
+        return made[-1]  # type: ignore[no-any-return]
+
+    yield build
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def client(make: MakeClient) -> Client:
+    """A client of the test's kind (both kinds, one after the other)."""
+    return make()
 
 
 def test_put_get_update_delete_round_trip(client: Client, table: str) -> None:
@@ -57,19 +83,19 @@ def test_put_get_update_delete_round_trip(client: Client, table: str) -> None:
     assert client.get_item(table, {"PK": "P", "SK": "1"}, consistent=True) is None
 
 
-def test_put_returns_old_item_and_use_decimal(ddb_endpoint: str, table: str) -> None:
-    with Client(endpoint_url=ddb_endpoint, use_decimal=True) as client:
+def test_put_returns_old_item_and_use_decimal(make: MakeClient, table: str) -> None:
+    with make(use_decimal=True) as client:
         client.put_item(table, {"PK": "P", "SK": "1", "x": Decimal("1.25"), "n": 3})
         old = client.put_item(table, {"PK": "P", "SK": "1"}, return_values="ALL_OLD")
         assert old == {"PK": "P", "SK": "1", "x": Decimal("1.25"), "n": 3}
         assert isinstance(old["x"], Decimal) and isinstance(old["n"], int)
 
 
-def test_every_read_path_follows_the_number_policy(ddb_endpoint: str, table: str) -> None:
+def test_every_read_path_follows_the_number_policy(make: MakeClient, table: str) -> None:
     item = {"PK": "D", "SK": "1", "x": Decimal("0.1000000000000000000000000000000000001")}
     key = {"PK": "D", "SK": "1"}
     for use_decimal, want in ((True, item["x"]), (False, 0.1)):
-        with Client(endpoint_url=ddb_endpoint, use_decimal=use_decimal) as client:
+        with make(use_decimal=use_decimal) as client:
             client.put_item(table, item)
             got = [
                 client.get_item(table, key),
@@ -195,7 +221,7 @@ def test_scan_all_serial_and_parallel(client: Client, table: str) -> None:
         list(client.scan_all(table, segments=0))
 
 
-def test_gsi_query(ddb_endpoint: str, client: Client) -> None:
+def test_gsi_query(client: Client) -> None:
     name = f"gsi-{uuid.uuid4().hex[:8]}"
     description = client.create_table(name, indexes=[{"name": "byEmail", "pk": "email"}])
     try:
@@ -291,7 +317,8 @@ def test_bad_values_fail_before_sending(client: Client, table: str) -> None:
     assert client.scan(table).items == []
 
 
-def test_client_is_shared_between_threads(client: Client, table: str) -> None:
+def test_client_is_shared_between_threads(dynamore_client: Client, table: str) -> None:
+    client = dynamore_client
     errors: list[BaseException] = []
 
     def work(n: int) -> None:
@@ -312,14 +339,15 @@ def test_client_is_shared_between_threads(client: Client, table: str) -> None:
     assert "idle=" in repr(client.transport)
 
 
-def test_repr_and_errors_never_show_secrets(ddb_endpoint: str, table: str) -> None:
+def test_repr_and_errors_never_show_secrets(make: MakeClient, table: str) -> None:
     secret = "s3cr3t-" + uuid.uuid4().hex
-    with Client(
-        endpoint_url=ddb_endpoint, credentials=("AKIDEXAMPLE", secret, "tok-" + secret)
-    ) as c:
+    with make(credentials=("AKIDEXAMPLE", secret, "tok-" + secret)) as c:
         with pytest.raises(ServiceError) as info:
             c.get_item("no-such-table", {"PK": "a", "SK": "b"})
-        texts = [repr(c), str(info.value), repr(info.value), repr(c._wire.credentials.get())]
+        provider = c._wire.credentials
+        current = provider.get() if isinstance(provider, CredentialProvider) else provider.current()
+        texts = [repr(c), str(info.value), repr(info.value), repr(provider), repr(current)]
+        assert "AKIDEXAMPLE" in texts[-1]
     assert all(secret not in t for t in texts)
 
 

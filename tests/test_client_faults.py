@@ -1,17 +1,20 @@
 """The Client through a fault-injecting proxy in front of DynamoDB Local: each fault is retried
 or reported as the retry rules say (only errors after sending are ambiguous), and a retried
-write never changes the result twice."""
+write never changes the result twice. The client's own behaviours run against both clients
+(``Client`` and ``AsyncClient``, through tests/client_kit.py); those of the entity proxy, which
+sits on the blocking client, against ``Client``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Union
+from typing import Any, Union
 
 import pytest
 
 from dynamore import Client
 from dynamore._config import DEFAULT_MAX_IDLE_TIME
 from dynamore._retry import RetryPolicy
+from dynamore._transports.aio import AioTransport
 from dynamore._transports.botocore import BotocoreTransport
 from dynamore._transports.native import NativeTransport
 from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy, NotFound
@@ -23,6 +26,7 @@ from dynamore.exceptions import (
     TransportError,
     UnexpectedResponse,
 )
+from tests.client_kit import KINDS, make_client
 from tests.faultproxy import FaultProxy
 from tests.http_kit import FakeClock, TinyServer, serve_forever
 from tests.test_entity import JEANNE, Person
@@ -36,9 +40,18 @@ def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
         yield p
 
 
+@pytest.fixture(params=KINDS)
+def faulty(request: pytest.FixtureRequest, proxy: FaultProxy) -> Iterator[Client]:
+    """A client of either kind that talks to DynamoDB Local through the proxy, with short
+    timeouts."""
+    options: dict[str, Any] = {"transport": "native", "read_timeout": 0.5, "retry": 3}
+    with make_client(request.param, endpoint_url=proxy.url, **options) as c:
+        yield c
+
+
 @pytest.fixture
-def faulty(proxy: FaultProxy) -> Iterator[Client]:
-    """A client that talks to DynamoDB Local through the proxy, with short timeouts."""
+def sync_faulty(proxy: FaultProxy) -> Iterator[Client]:
+    """The blocking ``faulty``, for the entity proxy."""
     with Client(endpoint_url=proxy.url, transport="native", read_timeout=0.5, retry=3) as c:
         yield c
 
@@ -151,9 +164,9 @@ def test_lost_answer_to_a_transaction_is_applied_once(
 
 
 def test_post_whose_answer_was_lost_succeeds_exactly_once(
-    proxy: FaultProxy, faulty: Client, client: Client, table: str
+    proxy: FaultProxy, sync_faulty: Client, client: Client, table: str
 ) -> None:
-    db = DynamoDbProxy(table_name=table, client=faulty)
+    db = DynamoDbProxy(table_name=table, client=sync_faulty)
     proxy.inject("reset_after", operation="PutItem")
     assert db.post(entity_class=Person, data=JEANNE) == JEANNE
     assert proxy.forwarded["PutItem"] == 2
@@ -164,7 +177,7 @@ def test_post_whose_answer_was_lost_succeeds_exactly_once(
 
 @pytest.mark.parametrize("hooked", [False, True])
 def test_delete_whose_answer_was_lost_still_succeeds(
-    hooked: bool, proxy: FaultProxy, faulty: Client, client: Client, table: str
+    hooked: bool, proxy: FaultProxy, sync_faulty: Client, client: Client, table: str
 ) -> None:
     class Guarded(Person):
         @classmethod
@@ -172,7 +185,7 @@ def test_delete_whose_answer_was_lost_still_succeeds(
             return True
 
     entity = Guarded if hooked else Person
-    db = DynamoDbProxy(table_name=table, client=faulty)
+    db = DynamoDbProxy(table_name=table, client=sync_faulty)
     db.post(entity_class=entity, data=JEANNE)
     proxy.inject("reset_after", operation="DeleteItem")
     deleted = db.delete(entity_class=entity, data={"id_number": "123456"})
@@ -202,17 +215,46 @@ def test_delete_of_an_absent_item_whose_first_attempt_could_not_connect_is_not_f
     assert client.scan(table).items == []
 
 
-@pytest.mark.parametrize("kind", ["native", "botocore"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_failed_condition_is_ambiguous_only_after_a_lost_answer(
+    kind: str, proxy: FaultProxy, client: Client, table: str
+) -> None:
+    def listen_again_before_the_retry() -> float:  # the policy asks between the two attempts
+        proxy.accept_connections()
+        return 0.0
+
+    retry = RetryPolicy(max_attempts=3, jitter=listen_again_before_the_retry)
+    guarded = {"condition": "attribute_not_exists(PK)"}
+    with make_client(kind, endpoint_url=proxy.url, transport="native", retry=retry) as c:
+        client.put_item(table, {**KEY, "v": 0})
+        proxy.refuse_connections()  # nothing sent: the failed condition is no echo
+        with pytest.raises(ConditionalCheckFailed) as info:
+            c.put_item(table, {**KEY, "v": 1}, **guarded)
+        assert info.value.ambiguous is False
+        client.delete_item(table, KEY)
+        proxy.inject("reset_after", operation="PutItem")  # applied, answer lost
+        with pytest.raises(ConditionalCheckFailed) as info:
+            c.put_item(table, {**KEY, "v": 2}, **guarded)
+        assert info.value.ambiguous is True  # the resent copy met its own write
+        # Lost on a kept-alive connection, the request was resent at once: no retry.
+        assert c.stats.retries == 1
+    assert client.get_item(table, KEY) == {**KEY, "v": 2}
+
+
+@pytest.mark.parametrize("kind", ["native", "botocore", "async"])
 def test_a_connection_that_went_dark_while_idle_is_not_reused(
     kind: str, proxy: FaultProxy, client: Client, table: str
 ) -> None:
     clock = FakeClock()
-    transport: Union[NativeTransport, BotocoreTransport]
+    transport: Union[NativeTransport, BotocoreTransport, AioTransport]
     if kind == "native":
         transport = NativeTransport(proxy.url, read_timeout=0.5, clock=clock)
-    else:
+    elif kind == "botocore":
         transport = BotocoreTransport(proxy.url, read_timeout=0.5, proxies={}, clock=clock)
-    with Client(endpoint_url=proxy.url, transport=transport) as idle:
+    else:
+        transport = AioTransport(proxy.url, read_timeout=0.5, clock=clock)
+    client_kind = "async" if kind == "async" else "sync"
+    with make_client(client_kind, endpoint_url=proxy.url, transport=transport) as idle:
         proxy.inject("drop_silently", operation="PutItem")
         idle.put_item(table, {**KEY, "v": 1})  # answered, then the connection goes dark
         clock.advance(DEFAULT_MAX_IDLE_TIME)
@@ -222,14 +264,15 @@ def test_a_connection_that_went_dark_while_idle_is_not_reused(
     assert proxy.requests_per_connection == [1, 1]
 
 
-def test_an_endpoint_that_is_not_dynamodb_gets_a_short_error_not_its_page() -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_endpoint_that_is_not_dynamodb_gets_a_short_error_not_its_page(kind: str) -> None:
     page = b"<!DOCTYPE html><html><body><h1>It works!</h1>" + b"<p>filler</p>" * 400 + b"</html>"
     reply = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (
         len(page),
         page,
     )
     with TinyServer(serve_forever(lambda n: reply)) as server:
-        wrong = Client(endpoint_url=server.url, transport="native")
+        wrong = make_client(kind, endpoint_url=server.url, transport="native")
         with wrong, pytest.raises(UnexpectedResponse) as info:
             wrong.get_item("t", KEY)
         assert len(server.requests) == 1  # not retried: a wrong endpoint answers the same

@@ -5,7 +5,9 @@
 - :mod:`~dynamore._transports.http11`: HTTP/1.1 framing without I/O (the response parser);
 - :mod:`~dynamore._transports.native`: :class:`NativeTransport`, our keep-alive pool;
 - :mod:`~dynamore._transports.botocore`: :class:`BotocoreTransport`, the same request through
-  botocore's HTTP session, for proxies and client certificates.
+  botocore's HTTP session, for proxies and client certificates;
+- :mod:`~dynamore._transports.aio`: :class:`AioTransport`, the keep-alive pool on asyncio
+  (an :class:`AsyncTransport`, built by :func:`make_async_transport`).
 
 :func:`make_transport` picks one. Each implementation is imported when it is chosen, so the
 native choice never loads botocore (nor ``urllib.request``).
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional, Protocol
 from urllib.parse import urlsplit
 
 from dynamore._config import (
@@ -30,10 +32,30 @@ from dynamore.exceptions import ConfigurationError
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["Response", "Transport", "TransportKind", "make_transport", "proxy_applies"]
+__all__ = [
+    "AsyncTransport",
+    "Response",
+    "Transport",
+    "TransportKind",
+    "make_async_transport",
+    "make_transport",
+    "proxy_applies",
+]
 
 #: The transports :func:`make_transport` (and the Client's ``transport=``) can build by name.
 TransportKind = Literal["auto", "native", "botocore"]
+
+
+class AsyncTransport(Protocol):
+    """What the AsyncClient needs from a transport: :class:`Transport` with an async ``send``."""
+
+    async def send(self, headers: dict[str, str], body: bytes) -> Response:
+        """``POST /`` with ``headers`` and ``body``; raise TransportError when it fails."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection."""
+        ...
 
 
 def proxy_applies(url: str) -> bool:
@@ -119,3 +141,32 @@ def make_transport(
             max_idle_time=max_idle_time,
         )
     raise ConfigurationError(f"transport kind must be 'auto', 'native' or 'botocore', not {kind!r}")
+
+
+def make_async_transport(
+    url: str,
+    *,
+    kind: str = "auto",
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
+    ssl_context: Optional[ssl.SSLContext] = None,
+) -> AsyncTransport:
+    """The asyncio transport for ``url`` (``kind`` ``"auto"`` or ``"native"``: there is one;
+    it does not go through proxies). Options as for :func:`make_transport`."""
+    if kind not in ("auto", "native"):
+        raise ConfigurationError(
+            f"transport kind of an AsyncClient must be 'auto' or 'native', not {kind!r} "
+            "(botocore's transport blocks)"
+        )
+    from dynamore._transports.aio import AioTransport
+
+    return AioTransport(
+        url,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_connections=max_connections,
+        max_idle_time=max_idle_time,
+        ssl_context=ssl_context,
+    )
