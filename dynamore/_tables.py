@@ -2,6 +2,8 @@
 
 :func:`table_definition` gives the ``CreateTable`` request for a table that holds every entity
 of a set (single-table design), to create it with any client or to copy into CloudFormation.
+The request itself is built by :func:`dynamore._payloads.create_table_payload`, the builder
+``Client.create_table`` uses too; this module only reads the entities.
 """
 
 from __future__ import annotations
@@ -9,27 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from dynamore._payloads import create_table_payload
 from dynamore.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from dynamore.entity import Entity
 
-__all__ = ["DEFAULT_KEYS", "index_attribute_names", "table_definition"]
+__all__ = ["DEFAULT_KEYS", "table_definition"]
 
 #: The key attributes of a table made for no entity in particular (dynamore's defaults).
 DEFAULT_KEYS = ("PK", "SK")
 
 
-def index_attribute_names(index_name: str) -> tuple[str, str]:
-    """The partition and sort key attributes of the global secondary index ``index_name``:
-    ``(f"{index_name}PK", f"{index_name}SK")``, strings shared by every entity type."""
-    return f"{index_name}PK", f"{index_name}SK"
-
-
 def table_definition(table_name: str, entities: Iterable[type[Entity]]) -> dict[str, Any]:
     """The ``CreateTable`` request for a table holding ``entities``: their key attributes
     (strings, partition + sort), one global secondary index for every index they declare
-    (``INDEXES``; projecting all attributes) and on-demand billing.
+    (``INDEXES``: string keys ``<name>PK``/``<name>SK``, projecting all attributes) and
+    on-demand billing.
 
     >>> table_definition("MyTable", [Person])["KeySchema"]     # doctest: +SKIP
     [{'AttributeName': 'PK', 'KeyType': 'HASH'}, {'AttributeName': 'SK', 'KeyType': 'RANGE'}]
@@ -40,8 +38,10 @@ def table_definition(table_name: str, entities: Iterable[type[Entity]]) -> dict[
     """
     keys: tuple[str, ...] = ()
     owner = ""
-    indexes: dict[str, bool] = {}  # index name -> has a sort key
+    indexes: dict[str, dict[str, str]] = {}
     for entity in entities:
+        # Entity checks at class creation that pr_keys names two attributes and that every
+        # index has sort attributes, so every key here has a hash and a range part.
         entity_keys = tuple(entity.pr_keys())
         if keys and entity_keys != keys:
             raise ConfigurationError(
@@ -49,36 +49,14 @@ def table_definition(table_name: str, entities: Iterable[type[Entity]]) -> dict[
                 "one table has one key schema"
             )
         keys, owner = entity_keys, entity.__name__
-        for name, spec in (getattr(entity, "INDEXES", None) or {}).items():
-            indexes[name] = indexes.get(name, False) or bool(spec.get("sort"))
-    keys = keys or DEFAULT_KEYS
-    attributes = {name: "S" for name in keys}
-    key_schema = [{"AttributeName": keys[0], "KeyType": "HASH"}]
-    if len(keys) > 1:
-        key_schema.append({"AttributeName": keys[1], "KeyType": "RANGE"})
-    gsis = []
-    for name, has_sort in sorted(indexes.items()):
-        pk, sk = index_attribute_names(name)
-        attributes[pk] = "S"
-        index_schema = [{"AttributeName": pk, "KeyType": "HASH"}]
-        if has_sort:
-            attributes[sk] = "S"
-            index_schema.append({"AttributeName": sk, "KeyType": "RANGE"})
-        gsis.append(
-            {
-                "IndexName": name,
-                "KeySchema": index_schema,
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        )
-    definition: dict[str, Any] = {
-        "TableName": table_name,
-        "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
-        ],
-        "KeySchema": key_schema,
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if gsis:
-        definition["GlobalSecondaryIndexes"] = gsis
-    return definition
+        for name, spec in entity.index_specs().items():
+            indexes[name] = {"name": name, "pk": spec.partition_key, "sk": spec.sort_key}
+    pk, sk = keys or DEFAULT_KEYS
+    return create_table_payload(
+        table_name,
+        pk=pk,
+        sk=sk,
+        pk_type="S",
+        sk_type="S",
+        indexes=[indexes[name] for name in sorted(indexes)],
+    )

@@ -10,15 +10,12 @@ import doctest
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests import ddb_admin
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Tests never hold code to a wall-clock limit: on a loaded CI machine Hypothesis' per-example
 # deadline and its too-slow health check would fail correct code.

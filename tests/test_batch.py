@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from dynamore.exceptions import (
 )
 from tests import ddb_admin
 from tests.faultproxy import FaultProxy
+from tests.kit import as_python, leave_unprocessed, stored
 
 # Tiny backoff bases: the tests wait for nothing, the rules stay the same.
 FAST = RetryPolicy(max_attempts=3, throttle_base=0.001, transient_base=0.001)
@@ -39,31 +39,6 @@ def key(item: dict[str, Any]) -> dict[str, Any]:
 
 def no_sleep(seconds: float) -> None:
     pass
-
-
-def stored(endpoint: str, table: str) -> dict[str, dict[str, Any]]:
-    """Every item of the table by SK, read with botocore (not the client under test)."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    des = TypeDeserializer()
-    out = {}
-    paginator = ddb_admin.botocore_client(endpoint).get_paginator("scan")
-    for page in paginator.paginate(TableName=table, ConsistentRead=True):
-        for raw in page["Items"]:
-            item = {k: des.deserialize(v) for k, v in raw.items()}
-            out[item["SK"]] = item
-    return out
-
-
-def as_python(value: Any) -> Any:
-    """botocore's Decimals back to the ints and floats the client wrote."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: as_python(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_python(v) for v in value]
-    return value
 
 
 @pytest.fixture
@@ -176,38 +151,6 @@ def test_errors_retrying_cannot_fix_propagate(client: Client) -> None:
 
 
 # -- unprocessed items and throttling (fault proxy) ---------------------------------------------
-
-
-def leave_unprocessed(endpoint: str, table: str, sks: set[str], *, once: bool = False) -> Any:
-    """A proxy rewrite that reports the puts of ``sks`` as unprocessed (each only the first
-    time it is seen, with ``once``), and makes that true by deleting them again: the proxy
-    forwards the whole request before it rewrites the answer."""
-    seen: set[str] = set()
-
-    def rewrite(request: dict[str, Any], response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        left = []
-        for r in request["RequestItems"][table]:
-            sk = r["PutRequest"]["Item"]["SK"]["S"]
-            if sk in sks and not (once and sk in seen):
-                left.append(r)
-                seen.add(sk)
-        if left:
-            ddb_admin.botocore_client(endpoint).batch_write_item(
-                RequestItems={
-                    table: [
-                        {
-                            "DeleteRequest": {
-                                "Key": {k: r["PutRequest"]["Item"][k] for k in ("PK", "SK")}
-                            }
-                        }
-                        for r in left
-                    ]
-                }
-            )
-            response["UnprocessedItems"] = {table: left}
-        return 200, response
-
-    return rewrite
 
 
 def test_unprocessed_items_are_resent_until_written(

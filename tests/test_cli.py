@@ -24,9 +24,8 @@ from dynamore.entity import Entity
 from dynamore.loader import Checkpoint, Progress
 from dynamore.loader import cli as _cli
 from tests import ddb_admin
-from tests.test_batch import as_python, stored
+from tests.kit import ROOT, as_python, stored
 
-ROOT = Path(__file__).resolve().parent.parent
 ENTITY = "tests.test_cli:Person"
 
 

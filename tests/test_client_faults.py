@@ -29,7 +29,7 @@ from dynamore.exceptions import (
 from tests.client_kit import KINDS, make_client
 from tests.faultproxy import FaultProxy
 from tests.http_kit import FakeClock, TinyServer, serve_forever
-from tests.test_entity import JEANNE, Person
+from tests.kit import JEANNE, Person
 
 KEY = {"PK": "F", "SK": "1"}
 

@@ -30,8 +30,7 @@ from dynamore._config import (
     resolve_region,
 )
 from dynamore.exceptions import ConfigurationError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.kit import ROOT
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from dynamore._ddblocal import DynamoDBLocal, LauncherError, default_home, free_port, main
 from tests import ddb_admin
-from tests.conftest import ROOT
+from tests.kit import ROOT
 
 HOME = Path(os.environ.get("DYNAMORE_DDB_HOME") or ROOT / ".ddb")
 

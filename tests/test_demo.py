@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.kit import ROOT
 
 
 def run_demo(endpoint: str) -> subprocess.CompletedProcess[str]:

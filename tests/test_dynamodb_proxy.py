@@ -19,7 +19,7 @@ from dynamore.dynamodb_proxy import (
 )
 from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
 from dynamore.exceptions import ConcurrentUpdate, ValidationError
-from tests.test_entity import JEANNE, PERSON_SCHEMA, Person
+from tests.kit import JEANNE, PERSON_SCHEMA, Person
 
 Item = dict[str, Any]
 

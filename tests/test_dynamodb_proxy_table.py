@@ -15,7 +15,7 @@ from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy
 from dynamore.exceptions import ConfigurationError, ResourceNotFound
 from tests import ddb_admin
 from tests.faultproxy import FaultProxy
-from tests.test_entity import JEANNE, Person
+from tests.kit import JEANNE, Person
 
 
 @pytest.fixture

@@ -13,27 +13,7 @@ import pytest
 
 from dynamore.entity import LEGACY_SORT_KEY_FORMAT, MAX_SORT_KEY_BYTES, Entity
 from dynamore.exceptions import SchemaError, SchemaWarning, ValidationError
-
-PERSON_SCHEMA: dict[str, Any] = {
-    "title": "PERSON",
-    "type": "object",
-    "required": ["name", "age", "gender", "id_number"],
-    "properties": {
-        "name": {"type": "string"},
-        "age": {"type": "integer", "minimum": 0, "maximum": 123},
-        "gender": {"type": "string", "enum": ["male", "female"]},
-        "id_number": {"type": "string"},
-    },
-    "additionalProperties": False,
-}
-
-
-class Person(Entity):
-    SCHEMA = PERSON_SCHEMA
-    ID_ATTRIBUTE = "id_number"
-
-
-JEANNE = {"name": "Jeanne", "age": 123, "gender": "female", "id_number": "123456"}
+from tests.kit import JEANNE, PERSON_SCHEMA, Person
 
 
 def test_valid_data_and_accessors() -> None:

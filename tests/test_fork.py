@@ -27,7 +27,7 @@ from dynamore._transports.native import NativeTransport
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from tests.faultproxy import FaultProxy
 from tests.http_kit import SIMPLE_HEADERS, TinyServer, answer, serve_forever
-from tests.test_entity import Person
+from tests.kit import Person
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fork on Windows")
 

@@ -24,7 +24,7 @@ from dynamore.exceptions import ConfigurationError, ResourceNotFound, Validation
 from dynamore.loader import IDLE, SKIP, Checkpoint, LoadReport, Reject, _workers, load
 from tests import ddb_admin
 from tests.faultproxy import FaultProxy
-from tests.test_batch import as_python, leave_unprocessed, stored
+from tests.kit import as_python, leave_unprocessed, stored
 
 
 class Person(Entity):

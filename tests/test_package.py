@@ -13,8 +13,7 @@ from pathlib import Path
 
 import dynamore
 from dynamore import exceptions
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.kit import ROOT
 
 
 def test_exports_and_version() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +21,8 @@ from dynamore.exceptions import InvalidCursor, SchemaError, ValidationError
 from tests import ddb_admin
 
 #: Items of the seeded type; the filter ``group = 3`` keeps one in ten.
-SEEDED = 2_000
+SEEDED = 10_000
+#: Items of another type in the same table and the same index.
 OTHERS = 200
 KEY = b"0123456789abcdef-test-key"
 
@@ -244,6 +246,65 @@ def test_iter_reads_page_by_page(seeded: tuple[Client, str]) -> None:
     assert len(first) + 1 + len(rest) == SEEDED // 10
     # Every request read at most 1000 items: the whole listing needs at least 10 of them.
     assert counting.queries >= SEEDED // 1000
+
+
+class Row(Entity):
+    """A small entity, for the many items of the memory test."""
+
+    SCHEMA = {
+        "title": "ROW",
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "n": {"type": "integer"}},
+        "required": ["id"],
+    }
+    ID_ATTRIBUTE = "id"
+
+
+#: Rows of the memory test, and how many of them its smaller listing reads.
+ROWS = 100_000
+FEW_ROWS = 10_000
+
+
+@pytest.fixture(scope="module")
+def many_rows(ddb_endpoint: str) -> Iterator[DynamoDbProxy]:
+    """A table of ROWS rows (ids r000000, r000001, ...), written with batch writes."""
+    name = f"q-{uuid.uuid4().hex[:12]}"
+    with Client(
+        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
+    ) as client:
+        client.create_table(name)
+        try:
+            client.batch_write(
+                name,
+                (Row({"id": f"r{i:06d}", "n": i}).data_with_identity() for i in range(ROWS)),
+                key_names=("PK", "SK"),
+            )
+            yield DynamoDbProxy(table_name=name, client=client)
+        finally:
+            ddb_admin.delete_table(ddb_endpoint, name)
+
+
+def iter_peak(db: DynamoDbProxy, where: dict[str, Any]) -> tuple[int, int]:
+    """How many rows ``iter`` yields for ``where``, and the peak of memory traced meanwhile
+    (no row is kept)."""
+    count = 0
+    tracemalloc.start()
+    try:
+        for _row in db.iter(entity_class=Row, where=where, page_size=1000):
+            count += 1
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_iter_memory_stays_flat_as_the_listing_grows(many_rows: DynamoDbProxy) -> None:
+    db = many_rows
+    few, few_peak = iter_peak(db, {"id": {"<": f"r{FEW_ROWS:06d}"}})
+    every, every_peak = iter_peak(db, {})
+    assert (few, every) == (FEW_ROWS, ROWS)
+    # Ten times the rows, the same peak: a page at a time is held, not the listing (holding
+    # every row, or every page read, would make the peak grow tenfold with the rows).
+    assert every_peak < 1.5 * few_peak
 
 
 # --- writes keep the index keys ------------------------------------------------------------

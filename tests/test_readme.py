@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path
 
 import docutils.core
 import docutils.nodes
 import docutils.utils
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.kit import ROOT
 
 
 def _code_blocks(text: str) -> list[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from dynamore._payloads import create_table_payload
 from dynamore._tables import table_definition
 from dynamore.entity import Entity
 from dynamore.exceptions import ConfigurationError
@@ -57,6 +58,13 @@ def test_keys_indexes_and_billing() -> None:
         {"AttributeName": "GSI2SK", "KeyType": "RANGE"},
     ]
     assert all(g["Projection"] == {"ProjectionType": "ALL"} for g in gsis.values())
+
+
+def test_the_request_is_the_one_client_create_table_sends() -> None:
+    # One builder for both: an index declared by an entity is the GSI create_table would make.
+    gsi = {"name": "GSI1", "pk": "GSI1PK", "sk": "GSI1SK"}
+    expected = create_table_payload("T", pk="PK", sk="SK", pk_type="S", sk_type="S", indexes=[gsi])
+    assert table_definition("T", [Person]) == expected
 
 
 def test_no_entities_gives_the_default_keys() -> None:

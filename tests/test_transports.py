@@ -20,7 +20,6 @@ from dynamore._transports.base import BaseTransport, Response
 from dynamore._transports.botocore import BotocoreTransport
 from dynamore._transports.native import NativeTransport
 from dynamore.exceptions import ConfigurationError, TransportError
-from tests.conftest import ROOT
 from tests.http_kit import (
     PROXY_VARS,
     SIMPLE_HEADERS,
@@ -28,6 +27,7 @@ from tests.http_kit import (
     make_certs,
     tls_server,
 )
+from tests.kit import ROOT
 
 
 @pytest.fixture(scope="module")
