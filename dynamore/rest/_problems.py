@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+from dynamore.codec import MAX_ITEM_BYTES
 from dynamore.exceptions import (
     AlreadyExists,
     ConcurrentUpdate,
@@ -120,6 +121,8 @@ def problem_for(exc: BaseException, *, query: bool = False) -> Problem:
     if isinstance(exc, InvalidCursor):
         return _problem(400, f"invalid cursor: {exc.rule}")
     if isinstance(exc, ValidationError):
+        if not exc.path and exc.rule.startswith("item of ") and str(MAX_ITEM_BYTES) in exc.rule:
+            return _problem(413, exc.rule)  # the codec's item-size check
         if query:
             return _problem(400, f"invalid query: {exc}")
         return _problem(422, str(exc), errors=validation_errors(exc))
