@@ -104,7 +104,12 @@ def _seconds(text: str) -> float:
 
 
 def _parser() -> _Parser:
-    parser = _Parser(prog="dynamore", description="dynamore command line tools")
+    parser = _Parser(
+        prog="dynamore",
+        description="dynamore command line tools",
+        # `serve` is dispatched before this parser runs (dynamore.cli); listed for --help.
+        epilog="serve: serve a REST API over entity types on loopback (dynamore serve --help)",
+    )
     parser.add_argument("--version", action="version", version=f"dynamore {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub = commands.add_parser(
@@ -598,7 +603,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise SetupError("a command is needed: load (see dynamore --help)")
+            raise SetupError("a command is needed: load or serve (see dynamore --help)")
         return _load(args, sys.stdout, sys.stderr)
     except SetupError as exc:
         sys.stderr.write(f"dynamore: error: {exc}\n")
