@@ -124,7 +124,8 @@ class RestServer(ThreadingHTTPServer):
     def url(self) -> str:
         """The base URL the server answers on."""
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else host
+        return f"http://{name}:{port}"
 
 
 def _parser() -> argparse.ArgumentParser:
