@@ -106,16 +106,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
-        self.server.log.write(f"{self.address_string()} {format % args}\n")
+        if self.server.log is not None:
+            self.server.log.write(f"{self.address_string()} {format % args}\n")
 
 
 class RestServer(ThreadingHTTPServer):
     """An HTTP server on ``(host, port)`` answering with ``api``'s handler; access log lines
-    go to ``log``. Port 0 picks a free port (see ``server_address``)."""
+    go to ``log`` (none without). Port 0 picks a free port (see :attr:`url`)."""
 
     daemon_threads = True
 
-    def __init__(self, api: RestApi, host: str, port: int, log: IO[str]) -> None:
+    def __init__(self, api: RestApi, host: str, port: int, log: Optional[IO[str]] = None) -> None:
         self.api = api
         self.log = log
         super().__init__((host, port), _Handler)
