@@ -254,3 +254,22 @@ def test_each_source_gets_its_own_response_shape() -> None:
     assert alb_multi["multiValueHeaders"] == {} and "headers" not in alb_multi
     multi = response_for(parse_event(alb_event("GET", "/p", multi_value=True)), 200, headers, "")
     assert multi["multiValueHeaders"] == {k: [v] for k, v in headers.items()}
+
+
+@pytest.mark.parametrize("source", ["rest-v1", "http-v2", "function-url", "alb"])
+def test_the_events_here_are_the_shapes_powertools_models_accept(source: str) -> None:
+    """A check of the builders against an outside reading of AWS's documentation: Powertools'
+    parser models of the same events. (Its ALB model knows only the single-value form.)"""
+    from aws_lambda_powertools.utilities.parser import models
+
+    model = {
+        "rest-v1": models.APIGatewayProxyEventModel,
+        "http-v2": models.APIGatewayProxyEventV2Model,
+        "function-url": models.LambdaFunctionUrlModel,
+        "alb": models.AlbModel,
+    }[source]
+    for base64_body in (False, True):
+        event = BUILDERS[source](
+            "POST", "/person", query="a=1&b[ge]=2", body=b'{"x": 1}', base64_body=base64_body
+        )
+        model.model_validate(event)
