@@ -4,6 +4,7 @@ source end to end, JSON Merge Patch, query filters and pagination through the ha
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any, Callable, Optional
@@ -224,6 +225,8 @@ def test_400_for_malformed_json_query_and_cursor(api: RestApi) -> None:
     check_problem(call("GET", "/person", query="index=GSI9"), 400, "unknown index")
     check_problem(call("GET", "/person", query="index=GSI1"), 400, "gender")
     check_problem(call("GET", "/person", query="cursor=garbage"), 400, "cursor")
+    for _ in range(2):
+        assert call("POST", "/person", person(9, id_number=new_id()))[0] == 201
     cursor = call("GET", "/person", query="limit=1")[2]["cursor"]
     assert cursor is not None
     # A cursor of one query is refused by another.
@@ -328,9 +331,16 @@ def test_429_and_503_say_when_to_retry(
     assert got[1]["Retry-After"] == "1"
 
 
-def test_500_only_for_a_bug_and_without_its_details(api: RestApi) -> None:
-    body = check_problem(caller(api)("POST", "/counter", {"n": 666}), 500)
+def test_500_only_for_a_bug_and_without_its_details(
+    api: RestApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="dynamore.rest"):
+        body = check_problem(caller(api)("POST", "/counter", {"n": 666}), 500)
     assert "secret" not in json.dumps(body) and "RuntimeError" not in json.dumps(body)
+    # The details go to the log, under the request id the client was given.
+    (record,) = caplog.records
+    assert body["request_id"] in record.getMessage()
+    assert record.exc_info is not None and "secret internal detail" in str(record.exc_info[1])
 
 
 # -- merge patch -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from dynamore.exceptions import ConfigurationError, ValidationError
 from dynamore.rest._events import V1, EventError, Request, parse_event, response_for
 from dynamore.rest._mergepatch import is_flat, merge_patch
 from dynamore.rest._params import QueryParser, text_parser
-from dynamore.rest._problems import HttpError, Problem, problem_for
+from dynamore.rest._problems import HttpError, problem_for
 
 __all__ = ["DEFAULT_MAX_BODY", "OPENAPI_PATH", "RestApi"]
 
@@ -136,9 +136,9 @@ class RestApi:
             request = parse_event(event, context)
             status, headers, body = self._dispatch(request)
         except EventError as exc:
-            return self._problem(request, problem_for(HttpError(400, str(exc))), context)
+            return self._problem(request, HttpError(400, str(exc)), context)
         except Exception as exc:  # every error becomes a problem response, never a traceback
-            return self._problem(request, problem_for(exc), context)
+            return self._problem(request, exc, context)
         headers["X-Request-Id"] = request.request_id
         return response_for(request, status, headers, body)
 
@@ -317,11 +317,12 @@ class RestApi:
         return headers
 
     @staticmethod
-    def _problem(request: Optional[Request], problem: Problem, context: Any) -> dict[str, Any]:
+    def _problem(request: Optional[Request], exc: Exception, context: Any) -> dict[str, Any]:
         if request is not None:
             request_id = request.request_id
         else:  # an event of no known shape: the invocation's id, or a new one
             request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4().hex)
+        problem = problem_for(exc, request_id=request_id)
         headers = {"Content-Type": _PROBLEM, **problem.headers, "X-Request-Id": request_id}
         problem.body["request_id"] = request_id
         return response_for(request, problem.status, headers, _encode(problem.body))

@@ -113,9 +113,9 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     return [{"path": pointer, "message": exc.rule}]
 
 
-def problem_for(exc: BaseException, *, query: bool = False) -> Problem:
+def problem_for(exc: BaseException, *, query: bool = False, request_id: str = "") -> Problem:
     """The problem ``exc`` stands for. ``query``: a ValidationError is about the query string
-    (400), not about entity data (422)."""
+    (400), not about entity data (422). ``request_id`` goes into the log record of a 500."""
     if isinstance(exc, HttpError):
         return _problem(exc.status, exc.detail, exc.headers, exc.errors)
     if isinstance(exc, InvalidCursor):
@@ -140,5 +140,5 @@ def problem_for(exc: BaseException, *, query: bool = False) -> Problem:
         return _problem(503, "DynamoDB is unavailable; retry later")
     if isinstance(exc, ServiceError) and "size" in exc.message and "exceed" in exc.message:
         return _problem(413, "the item is over DynamoDB's size limit of 400 KB")
-    _log.error("unhandled error in the REST handler", exc_info=exc)
+    _log.error("unhandled error in the REST handler, request id %s", request_id, exc_info=exc)
     return _problem(500, "an internal error; the request id identifies it in the logs")
