@@ -69,6 +69,7 @@ SCHEMA = {
 DYNAMORE_APP = f"""
 import os
 
+from dynamore import Client
 from dynamore.entity import Entity
 from dynamore.rest import RestApi
 
@@ -78,7 +79,8 @@ class Person(Entity):
     ID_ATTRIBUTE = "id"
 
 
-handler = RestApi(table_name=os.environ["TABLE"], entities=[Person]).handler
+client = Client()
+handler = RestApi(table_name=os.environ["TABLE"], entities=[Person], client=client).handler
 """
 
 POWERTOOLS_APP = f"""
@@ -244,8 +246,9 @@ def _per_request(ctx: Context, folder: str, table: str, impls: list[str]) -> lis
     suite = Suite(MODULE, ctx)
     names = _module_names()
     calls = ops * suite.rounds + max(1, ops // 10)
-    for n, impl in enumerate(impls):
-        handler = _load(folder, names[impl]).handler
+    modules = [_load(folder, names[impl]) for impl in impls]
+    for n, (impl, module) in enumerate(zip(impls, modules)):
+        handler = module.handler
         posts = iter(
             [event("POST", "/person", body=person(1_000_000 * (n + 1) + i)) for i in range(calls)]
         )
@@ -258,7 +261,11 @@ def _per_request(ctx: Context, folder: str, table: str, impls: list[str]) -> lis
         suite.add("POST", impl, _caller(handler, posts, 201), ops=ops)
         page = event("GET", "/person", query="limit=25")
         suite.add("list 25", impl, _caller(handler, _repeat(page), 200), ops=ops)
-    return suite.run()
+    try:
+        return suite.run()
+    finally:  # each app's connections: dynamore's client, boto3's
+        for module in modules:
+            (module.client if hasattr(module, "client") else module.table.meta.client).close()
 
 
 def _repeat(item: dict[str, Any]) -> Iterator[dict[str, Any]]:
