@@ -1,10 +1,10 @@
-"""``python -m dynamore``: the command line of :mod:`dynamore.loader.cli`."""
+"""``python -m dynamore``: the ``dynamore`` command line (:mod:`dynamore.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from dynamore.loader.cli import main
+from dynamore.cli import main
 
 __all__ = ["main"]
 

@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from pprint import pformat
+from typing import Any
 
 TABLE = "MyTable"
 
@@ -44,7 +45,8 @@ def main() -> int:
         admin.create_table(TABLE)
         print(f"created table {TABLE!r} at {endpoint} (PK: string hash key, SK: string range key)")
     else:  # a server kept from an earlier run: start from a clean slate for the demo's item
-        admin.delete_item(TABLE, {"PK": "PERSON", "SK": "123456"})
+        for sort_key in ("123456", "777777"):
+            admin.delete_item(TABLE, {"PK": "PERSON", "SK": sort_key})
         print(f"using the existing table {TABLE!r} at {endpoint}")
 
     # ---- the README quick start, verbatim ----
@@ -83,9 +85,46 @@ def main() -> int:
     except ValidationError as exc:
         print(f"an invalid post raises {type(exc).__name__} (a ValueError), nothing is written:")
         print(f"    {exc}")
+    _rest_round_trip(Person)
     db.client.close()
     admin.close()
     return 0
+
+
+def _rest_round_trip(entity_class: Any) -> None:
+    """The same entity type as a REST API: the server ``dynamore serve`` runs (in this
+    process, on a free loopback port), and one curl-style round trip through it."""
+    import json
+    import threading
+    from urllib.request import Request, urlopen
+
+    from dynamore.rest import RestApi
+    from dynamore.rest._serve import RestServer
+
+    server = RestServer(RestApi(table_name=TABLE, entities=[entity_class]), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    print(f"dynamore serve --table {TABLE} --entity ...:Person is listening; URL={server.url}")
+    body = {"name": "Louis", "age": 42, "gender": "male", "id_number": "777777"}
+    for method, path, data in (
+        ("POST", "/person", body),
+        ("GET", "/person/777777", None),
+        ("DELETE", "/person/777777", None),
+    ):
+        sent = json.dumps(data) if data else None
+        shown = f" -H 'Content-Type: application/json' -d '{sent}'" if sent else ""
+        print(f"$ curl -i -X {method} $URL{path}{shown}")
+        request = Request(server.url + path, data=sent.encode() if sent else None, method=method)
+        if sent:
+            request.add_header("Content-Type", "application/json")
+        with urlopen(request, timeout=30) as response:
+            location = response.headers.get("Location")
+            print(f"    HTTP {response.status}" + (f", Location: {location}" if location else ""))
+            text = response.read().decode()
+            if text:
+                print(f"    {text}")
+    server.shutdown()
+    server.server_close()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ def test_demo_runs_the_quick_start_twice(ddb_endpoint: str) -> None:
         assert "db.get (all PERSON items) returned:" in out
         assert "{'PK': 'PERSON',\n     'SK': '123456'," in out
         assert "gender: must be one of ['male', 'female']" in out
+        # The REST round trip through the local server ends the demo.
+        assert "HTTP 201, Location: /person/777777" in out
+        assert '    {"name":"Louis","id_number":"777777","gender":"male","age":42}' in out
+        assert out.rstrip().endswith("HTTP 204")
         assert "'min' is not a JSON Schema keyword" in done.stderr
         assert "ResourceWarning" not in done.stderr
 

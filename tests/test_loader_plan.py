@@ -92,3 +92,23 @@ def test_the_item_selector_shapes_items_as_map_handler_reads_them() -> None:
 def test_bad_options_are_refused_by_name(options: dict[str, Any], name: str) -> None:
     with pytest.raises(ValidationError, match=f"^{name}: "):
         plan(**options)
+
+
+def test_the_load_plan_command_prints_the_definition(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dynamore.cli import main
+
+    argv = ["load-plan", "--bucket", "b", "--key", "people.jsonl", "--table", "T"]
+    argv += ["--entity", "m:P", "--function", ARN, "--tolerated-failure-percentage", "5"]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == plan(
+        bucket="b", key="people.jsonl", table="T", entity="m:P", tolerated_failure_percentage=5
+    )
+    assert validate(printed, tmp_path).returncode == 0
+    assert main([*argv[:-2], "--batch-size", "0"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == "dynamore load-plan: error: batch size: must be an integer from 1 to 100000, got 0\n"
+    )

@@ -12,11 +12,14 @@ task.
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from typing import Any, Optional
 
 from dynamore.exceptions import ValidationError
 
-__all__ = ["state_machine"]
+__all__ = ["main", "state_machine"]
 
 # The errors AWS documents as transient for a Lambda task (worth retrying whatever the code).
 _LAMBDA_TRANSIENT = [
@@ -115,3 +118,47 @@ def state_machine(
         "StartAt": "Load",
         "States": {"Load": load},
     }
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """``dynamore load-plan``: print the state machine definition (JSON) on stdout; exit
+    status 2 with one ``dynamore load-plan: error:`` line on bad options."""
+    parser = argparse.ArgumentParser(
+        prog="dynamore load-plan",
+        description="Print the Step Functions state machine that loads a JSON Lines file from "
+        "S3 through a Lambda function built with dynamore.loader.map_handler.",
+    )
+    parser.add_argument("--bucket", required=True, help="the S3 bucket of the input")
+    parser.add_argument("--key", required=True, help="the S3 key of the JSON Lines input")
+    parser.add_argument("--table", required=True, help="the DynamoDB table (recorded)")
+    parser.add_argument("--entity", required=True, metavar="MODULE:CLASS", help="(recorded)")
+    parser.add_argument("--function", required=True, metavar="ARN", help="the Lambda function")
+    parser.add_argument("--batch-size", type=int, default=500, help="lines per invocation")
+    parser.add_argument("--max-concurrency", type=int, default=50, help="invocations at once")
+    parser.add_argument(
+        "--tolerated-failure-percentage",
+        type=int,
+        default=0,
+        help="percentage of items in failed batches the run tolerates (default 0)",
+    )
+    parser.add_argument("--retry-attempts", type=int, default=6, help="replays of a batch")
+    parser.add_argument("--results-prefix", help="write batch results to the bucket here")
+    args = parser.parse_args(argv)
+    try:
+        definition = state_machine(
+            bucket=args.bucket,
+            key=args.key,
+            function_arn=args.function,
+            table=args.table,
+            entity=args.entity,
+            batch_size=args.batch_size,
+            max_concurrency=args.max_concurrency,
+            tolerated_failure_percentage=args.tolerated_failure_percentage,
+            retry_attempts=args.retry_attempts,
+            results_prefix=args.results_prefix,
+        )
+    except ValidationError as exc:
+        sys.stderr.write(f"dynamore load-plan: error: {exc}\n")
+        return 2
+    sys.stdout.write(json.dumps(definition, indent=2) + "\n")
+    return 0

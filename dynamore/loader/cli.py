@@ -99,7 +99,15 @@ def _seconds(text: str) -> float:
 
 
 def _parser() -> _Parser:
-    parser = _Parser(prog="dynamore", description="dynamore command line tools")
+    parser = _Parser(
+        prog="dynamore",
+        description="dynamore command line tools",
+        # `serve` and `load-plan` are dispatched before this parser runs (dynamore.cli); they
+        # are listed for --help.
+        epilog="serve: serve a REST API over entity types on loopback (dynamore serve --help); "
+        "load-plan: print the Step Functions state machine of a load from S3 "
+        "(dynamore load-plan --help)",
+    )
     parser.add_argument("--version", action="version", version=f"dynamore {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub = commands.add_parser(
@@ -550,7 +558,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise SetupError("a command is needed: load (see dynamore --help)")
+            raise SetupError("a command is needed: load, serve or load-plan (see dynamore --help)")
         if args.parts is not None or args.engine != "local" or args.scheduler is not None:
             return _load_parts(args, sys.stdout)
         return _load(args, sys.stdout, sys.stderr)

@@ -1,0 +1,328 @@
+"""``RestApi``: a whole CRUD API over entity types, as one Lambda handler.
+
+Everything a request needs is built once, when the API is: the route table, per entity type
+the query-string parser and the id reader. A request then costs the event's parsing, one dict
+look-up, the verb and a ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Optional, Union
+from urllib.parse import quote, unquote
+
+from dynamore._client import Client
+from dynamore.dynamodb_proxy import DynamoDbProxy
+from dynamore.entity import Entity
+from dynamore.exceptions import ConfigurationError, ValidationError
+from dynamore.rest._events import V1, EventError, Request, parse_event, response_for
+from dynamore.rest._mergepatch import is_flat, merge_patch
+from dynamore.rest._params import QueryParser, text_parser
+from dynamore.rest._problems import HttpError, problem_for
+
+__all__ = ["DEFAULT_MAX_BODY", "OPENAPI_PATH", "RestApi"]
+
+#: The largest request body taken (bytes); larger is a 413. DynamoDB's item limit is 400 KB,
+#: and JSON text of an item is rarely much larger than the item.
+DEFAULT_MAX_BODY = 1 << 20
+#: Where the API serves its OpenAPI document.
+OPENAPI_PATH = "/openapi.json"
+
+EntityClass = type[Entity]
+Item = dict[str, Any]
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+_COLLECTION_METHODS = "GET, POST"
+_ITEM_METHODS = "DELETE, GET, PATCH, PUT"
+
+
+def _default(value: Any) -> Any:
+    """JSON for the values DynamoDB holds that JSON has no form for."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(_default(v) if isinstance(v, (bytes, Decimal)) else v for v in value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} has no JSON form")
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default).encode
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value DynamoDB can hold")
+
+
+class _Collection:
+    """One entity type's routes: its name in the path and what reads its requests."""
+
+    __slots__ = ("entity_class", "id_attribute", "name", "query", "read_id")
+
+    def __init__(self, name: str, entity_class: EntityClass) -> None:
+        properties = entity_class.SCHEMA.get("properties", {})
+        self.name = name
+        self.entity_class = entity_class
+        self.id_attribute = entity_class.ID_ATTRIBUTE
+        self.read_id = text_parser(properties.get(self.id_attribute))
+        self.query = QueryParser(properties, entity_class.index_specs())
+
+
+def _collections(
+    entities: Union[Iterable[EntityClass], Mapping[str, EntityClass]],
+) -> dict[str, _Collection]:
+    pairs = (
+        list(entities.items())
+        if isinstance(entities, Mapping)
+        else [(getattr(e, "_title", "").lower(), e) for e in entities]
+    )
+    out: dict[str, _Collection] = {}
+    for name, entity_class in pairs:
+        if not (isinstance(entity_class, type) and issubclass(entity_class, Entity)):
+            raise ConfigurationError(f"entities: {entity_class!r} is not an Entity subclass")
+        if not isinstance(name, str) or not name or "/" in name or name == "openapi.json":
+            raise ConfigurationError(f"entities: {name!r} cannot name a collection in a path")
+        if name in out:
+            raise ConfigurationError(f"entities: two entity types are named {name!r}")
+        out[name] = _Collection(name, entity_class)
+    if not out:
+        raise ConfigurationError("entities: at least one Entity class is needed")
+    return out
+
+
+class RestApi:
+    """A REST API over ``entities`` in ``table_name``, served by :meth:`handler` from API
+    Gateway (REST and HTTP APIs), Lambda Function URLs and ALB events.
+
+    ``entities``: Entity classes, each served under its lower-cased schema title
+    (``/person``), or a dict of collection name -> class. ``client``, ``check_table`` and
+    ``cursor_key`` are :class:`~dynamore.dynamodb_proxy.DynamoDbProxy`'s; ``max_body`` the
+    largest request body in bytes (413 beyond).
+
+    >>> api = RestApi(table_name="MyTable", entities=[Person])      # doctest: +SKIP
+    >>> handler = api.handler                                       # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        entities: Union[Iterable[EntityClass], Mapping[str, EntityClass]],
+        client: Optional[Client] = None,
+        check_table: bool = True,
+        cursor_key: Optional[bytes] = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.table_name = table_name
+        self.proxy = DynamoDbProxy(
+            table_name=table_name, client=client, check_table=check_table, cursor_key=cursor_key
+        )
+        self.collections = _collections(entities)
+        self.max_body = max_body
+        self._openapi_text: Optional[str] = None
+
+    # -- the Lambda entry point ------------------------------------------------------------------
+
+    def handler(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """Answer one Lambda event (see :mod:`dynamore.rest._events` for the shapes) with
+        the response dict its source expects. Never raises: every failure is a problem
+        response, a 500 only for a bug."""
+        request: Optional[Request] = None
+        try:
+            request = parse_event(event, context)
+            status, headers, body = self._dispatch(request)
+        except EventError as exc:
+            return self._problem(request, HttpError(400, str(exc)), context)
+        except Exception as exc:  # every error becomes a problem response, never a traceback
+            return self._problem(request, exc, context)
+        headers["X-Request-Id"] = request.request_id
+        return response_for(request, status, headers, body)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this API (a new dict each call)."""
+        from dynamore.rest._openapi import openapi_document
+
+        return openapi_document(self.collections)
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def _dispatch(self, request: Request) -> tuple[int, dict[str, str], str]:
+        path = request.path
+        method = request.method
+        if path == OPENAPI_PATH:
+            if method != "GET":
+                raise HttpError(405, f"{method} {path} is not allowed", headers={"Allow": "GET"})
+            if self._openapi_text is None:
+                self._openapi_text = _encode(self.openapi())
+            return 200, {"Content-Type": _JSON}, self._openapi_text
+        parts = path.strip("/").split("/")
+        collection = self.collections.get(parts[0])
+        if collection is None or len(parts) > 2:
+            raise HttpError(404, f"no such resource: {path}")
+        if len(parts) == 1:
+            if method == "GET":
+                return self._list(collection, request)
+            if method == "POST":
+                return self._post(collection, request)
+            raise HttpError(
+                405, f"{method} {path} is not allowed", headers={"Allow": _COLLECTION_METHODS}
+            )
+        segment = parts[1] if request.kind == V1 else unquote(parts[1])
+        if method == "GET":
+            return self._get(collection, self._item_id(collection, segment))
+        if method == "PUT":
+            return self._put(collection, self._item_id(collection, segment), request)
+        if method == "PATCH":
+            return self._patch(collection, self._item_id(collection, segment), request)
+        if method == "DELETE":
+            return self._delete(collection, self._item_id(collection, segment), request)
+        raise HttpError(405, f"{method} {path} is not allowed", headers={"Allow": _ITEM_METHODS})
+
+    @staticmethod
+    def _item_id(collection: _Collection, text: str) -> Any:
+        """The id a path segment names, read by the schema's type; 404 for one that no item
+        of the type can have (wrong type, empty, over DynamoDB's key size)."""
+        try:
+            value = collection.read_id(text)
+            collection.entity_class.key_for({collection.id_attribute: value})
+        except ValueError:  # ValidationError included
+            raise HttpError(404, f"no {collection.name} with id {text!r}") from None
+        return value
+
+    # -- bodies ----------------------------------------------------------------------------------
+
+    def _body(self, request: Request, *, patch: bool = False) -> Any:
+        body = request.body
+        if body is not None and len(body) > self.max_body:
+            raise HttpError(413, f"the body is over {self.max_body} bytes")
+        if not body:
+            raise HttpError(400, "a JSON body is needed")
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != _JSON and not (media.startswith("application/") and media.endswith("+json")):
+            wanted = "application/merge-patch+json or " if patch else ""
+            raise HttpError(415, f"the body must be {wanted}{_JSON}, not {media or 'untyped'}")
+        try:
+            return json.loads(body, parse_constant=_refuse_constant)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError too
+            raise HttpError(400, f"the body is not JSON: {exc}") from None
+
+    @staticmethod
+    def _with_path_id(collection: _Collection, data: Any, item_id: Any) -> Item:
+        """``data`` with the path's id; a body id that differs is a 422."""
+        if not isinstance(data, dict):
+            raise ValidationError("", "entity data must be a JSON object")
+        name = collection.id_attribute
+        if name in data:
+            given = data[name]
+            if type(given) is not type(item_id) or given != item_id:
+                raise HttpError(
+                    422,
+                    f"the body's {name} {given!r} is not the path's {item_id!r}",
+                    errors=[{"path": f"/{name}", "message": "must equal the id in the path"}],
+                )
+        return {**data, name: item_id}
+
+    # -- verbs -----------------------------------------------------------------------------------
+
+    def _list(self, collection: _Collection, request: Request) -> tuple[int, dict[str, str], str]:
+        try:
+            where, index, limit, cursor = collection.query.parse(request.query)
+            page = self.proxy.query(
+                entity_class=collection.entity_class,
+                where=where,
+                index=index,
+                limit=limit,
+                cursor=cursor,
+            )
+        except ValidationError as exc:
+            problem = problem_for(exc, query=True)
+            raise HttpError(problem.status, problem.body["detail"]) from None
+        return 200, {"Content-Type": _JSON}, _encode({"items": page.items, "cursor": page.cursor})
+
+    def _post(self, collection: _Collection, request: Request) -> tuple[int, dict[str, str], str]:
+        data = self._body(request)
+        stored = self.proxy.post(entity_class=collection.entity_class, data=data)
+        location = f"/{collection.name}/{quote(str(stored[collection.id_attribute]), safe='')}"
+        headers = {"Content-Type": _JSON, "Location": location}
+        return 201, self._entity_headers(collection, stored, headers), _encode(stored)
+
+    def _get(self, collection: _Collection, item_id: Any) -> tuple[int, dict[str, str], str]:
+        data = {collection.id_attribute: item_id}
+        item = self.proxy.get(entity_class=collection.entity_class, data=data)
+        if item is None:
+            raise HttpError(404, f"no {collection.name} with id {item_id!r}")
+        headers = self._entity_headers(collection, item, {"Content-Type": _JSON})
+        return 200, headers, _encode(item)
+
+    def _put(
+        self, collection: _Collection, item_id: Any, request: Request
+    ) -> tuple[int, dict[str, str], str]:
+        data = self._with_path_id(collection, self._body(request), item_id)
+        options = self._write_options(collection, request)
+        stored = self.proxy.put(entity_class=collection.entity_class, data=data, **options)
+        headers = self._entity_headers(collection, stored, {"Content-Type": _JSON})
+        return 200, headers, _encode(stored)
+
+    def _patch(
+        self, collection: _Collection, item_id: Any, request: Request
+    ) -> tuple[int, dict[str, str], str]:
+        patch = self._with_path_id(collection, self._body(request, patch=True), item_id)
+        entity_class = collection.entity_class
+        options = self._write_options(collection, request)
+        if is_flat(patch):
+            # Only whole attributes are set: the proxy's patch does it in one request.
+            stored = self.proxy.patch(entity_class=entity_class, data=patch, **options)
+        else:
+            # Removals (null) and merges into objects need the stored item: read, apply the
+            # merge patch, write the result as a replacement.
+            # Between the read and the write another writer may change the item; with
+            # versions (issue 12) the write is conditional on the version read.
+            key = {collection.id_attribute: item_id}
+            current = self.proxy.get(entity_class=entity_class, data=key)
+            if current is None:
+                raise HttpError(404, f"no {collection.name} with id {item_id!r}")
+            merged = merge_patch(entity_class.own_attributes(current), patch)
+            stored = self.proxy.put(entity_class=entity_class, data=merged, **options)
+        headers = self._entity_headers(collection, stored, {"Content-Type": _JSON})
+        return 200, headers, _encode(stored)
+
+    def _delete(
+        self, collection: _Collection, item_id: Any, request: Request
+    ) -> tuple[int, dict[str, str], str]:
+        data = {collection.id_attribute: item_id}
+        options = self._write_options(collection, request)
+        self.proxy.delete(entity_class=collection.entity_class, data=data, **options)
+        return 204, {}, ""
+
+    # -- versions (issue 12) plug in here -------------------------------------------------------
+
+    @staticmethod
+    def _write_options(collection: _Collection, request: Request) -> dict[str, Any]:
+        """Keyword arguments of the ``put``/``patch``/``delete`` calls taken from the
+        request's headers. Versions (issue 12) add ``if_match`` here, from ``If-Match``."""
+        return {}
+
+    # -- responses -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _entity_headers(
+        collection: _Collection, data: Item, headers: dict[str, str]
+    ) -> dict[str, str]:
+        """The headers of a response that carries one entity. Versions (issue 12) add the
+        ``ETag`` here, from ``data``'s version attribute."""
+        return headers
+
+    @staticmethod
+    def _problem(request: Optional[Request], exc: Exception, context: Any) -> dict[str, Any]:
+        if request is not None:
+            request_id = request.request_id
+        else:  # an event of no known shape: the invocation's id, or a new one
+            request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4().hex)
+        problem = problem_for(exc, request_id=request_id)
+        headers = {"Content-Type": _PROBLEM, **problem.headers, "X-Request-Id": request_id}
+        problem.body["request_id"] = request_id
+        return response_for(request, problem.status, headers, _encode(problem.body))
