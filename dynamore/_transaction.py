@@ -27,6 +27,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional
 
+from dynamore._writes import (
+    delete_step,
+    merge_step,
+    patch_reads,
+    put_reads,
+    put_update,
+    replace_step,
+    update_expression,
+)
 from dynamore.exceptions import (
     ActionFailure,
     AlreadyExists,
@@ -139,7 +148,6 @@ class Transaction:
 
     def put(self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None) -> None:
         """Add the replacement of an entity's own attributes (see ``DynamoDbProxy.put``)."""
-        from dynamore.dynamodb_proxy import _put_reads, _put_update, _replace
 
         self._open()
         managed = entity_class._managed
@@ -153,14 +161,14 @@ class Transaction:
         names: dict[str, str] = {"#pk": entity_class.pr_keys()[0]}
         values: dict[str, Any] = {}
         existing: Optional[Item] = None
-        if _put_reads(entity_class):
+        if put_reads(entity_class):
             existing = self._read("PUT", entity_class, key, if_match, now)
-            build = _replace(entity_class, item)
+            build = replace_step(entity_class, item)
             update, _ = self._changed(
                 entity_class, key, existing, build, names, values, if_match, now
             )
         else:
-            update = _put_update(entity_class, item, names, values, now, None)
+            update = put_update(entity_class, item, names, values, now, None)
         self._update(
             "PUT",
             entity_class,
@@ -178,7 +186,6 @@ class Transaction:
         self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None
     ) -> None:
         """Add a merge into a stored entity (see ``DynamoDbProxy.patch``)."""
-        from dynamore.dynamodb_proxy import _merge, _patch_reads, _update_expression
 
         self._open()
         managed = entity_class._managed
@@ -190,19 +197,19 @@ class Transaction:
         names: dict[str, str] = {"#pk": entity_class.pr_keys()[0]}
         values: dict[str, Any] = {}
         merged: Optional[Item] = None
-        if _patch_reads(entity_class, data):
+        if patch_reads(entity_class, data):
             current = self._read("PATCH", entity_class, key, if_match, now)
-            build = _merge(entity_class, data)
+            build = merge_step(entity_class, data)
             update, merged = self._changed(
                 entity_class, key, current, build, names, values, if_match, now
             )
         else:
             validate = entity_class._validators.patch
-            assert validate is not None  # _patch_reads says so
+            assert validate is not None  # patch_reads says so
             validate(data)
             changes = {k: v for k, v in data.items() if k != entity_class.ID_ATTRIBUTE}
             extra = managed.sets(names, values, now, None)
-            update = _update_expression(changes, (), entity_class.pr_keys(), names, values, extra)
+            update = update_expression(changes, (), entity_class.pr_keys(), names, values, extra)
         self._update(
             "PATCH",
             entity_class,
@@ -220,7 +227,6 @@ class Transaction:
         self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None
     ) -> None:
         """Add the deletion of an entity (NotFound at commit if it does not exist)."""
-        from dynamore.dynamodb_proxy import _check_delete
 
         self._open()
         managed = entity_class._managed
@@ -233,7 +239,7 @@ class Transaction:
         if entity_class.hook_overridden("pre"):
             current = self._read("DELETE", entity_class, key, if_match, now)
             proxy._checked_change(
-                entity_class, key, current, _check_delete(entity_class), if_match, now, None
+                entity_class, key, current, delete_step(entity_class), if_match, now, None
             )
             deleted = entity_class.strip_keys(current)
         names: dict[str, str] = {"#pk": entity_class.pr_keys()[0]}
@@ -366,7 +372,6 @@ class Transaction:
     ) -> tuple[str, Item]:
         """The update expression of a verb that read ``current`` (checked live and at
         ``if_match`` first), and the item it leaves."""
-        from dynamore.dynamodb_proxy import _update_expression
 
         change = self._proxy._checked_change(entity_class, key, current, build, if_match, now, None)
         assert change is not None  # put and patch builds never delete
@@ -375,7 +380,7 @@ class Transaction:
         new = {k: v for k, v in current.items() if k not in removed}
         new.update(attributes)
         keys = entity_class.pr_keys()
-        return _update_expression(attributes, removed, keys, names, values), new
+        return update_expression(attributes, removed, keys, names, values), new
 
     def _update(
         self,

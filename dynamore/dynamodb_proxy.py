@@ -42,6 +42,16 @@ from dynamore._managed import is_expired, new_token
 from dynamore._query import QueryPage, check_limit, decode_position, query_page
 from dynamore._transaction import Transaction
 from dynamore._where import CompiledQuery, TableKeys, compile_where, fingerprint
+from dynamore._writes import (
+    Change,
+    delete_step,
+    merge_step,
+    patch_reads,
+    put_reads,
+    put_update,
+    replace_step,
+    update_expression,
+)
 from dynamore.codec import canonical_item, encode_item, item_decoder
 from dynamore.entity import Entity
 from dynamore.exceptions import (
@@ -85,17 +95,6 @@ MAX_EXPRESSION_LENGTH = 4096
 Item = dict[str, Any]
 EntityClass = type[Entity]
 
-# Update expressions by the shape of the write (its attribute names in order, the names it
-# removes, the key names): an entity type writes the same few shapes again and again, and
-# building the expression cost about as much as encoding the values. Bounded: past the limit,
-# new shapes are built each time.
-_MAX_SHAPES = 256
-_Plan = tuple[str, dict[str, str], tuple[tuple[str, str], ...]]
-_Shape = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-_shapes: dict[_Shape, _Plan] = {}
-# What a read-merge-write decides from the stored item: the attributes to set and the names
-# to remove, or None to delete the item.
-Change = Optional[tuple[Item, Iterable[str]]]
 
 # The guarded write's condition compares exact numbers: one Decimal decoder, built once.
 _decode_exact = item_decoder(use_decimal=True)
@@ -147,56 +146,6 @@ def _unchanged_since(
     names["#pk"] = keys[0]
     parts.append("attribute_exists(#pk)")
     return " AND ".join(parts), names, values
-
-
-def _update_expression(
-    item: Item,
-    remove: Iterable[str],
-    keys: list[str],
-    names: dict[str, str],
-    values: dict[str, Any],
-    extra: tuple[str, ...] = (),
-) -> str:
-    """``SET`` every attribute of ``item`` but the keys (and the clauses in ``extra``, whose
-    placeholders the caller fills), ``REMOVE`` the names in ``remove``; fills ``names`` and
-    ``values`` with the placeholders (``#a``/``:a``, ``#r``)."""
-    shape = (tuple(item), tuple(remove), tuple(keys), extra)
-    plan = _shapes.get(shape)
-    if plan is None:
-        plan = _plan_update(*shape)
-        if len(_shapes) < _MAX_SHAPES:
-            _shapes[shape] = plan
-    expression, placeholders, value_names = plan
-    names.update(placeholders)
-    for placeholder, name in value_names:
-        values[placeholder] = item[name]
-    return expression
-
-
-def _plan_update(
-    attributes: tuple[str, ...],
-    remove: tuple[str, ...],
-    keys: tuple[str, ...],
-    extra: tuple[str, ...],
-) -> _Plan:
-    names: dict[str, str] = {}
-    value_names = []
-    sets = []
-    for i, name in enumerate(attributes):
-        if name in keys:
-            continue
-        names[f"#a{i}"] = name
-        value_names.append((f":a{i}", name))
-        sets.append(f"#a{i} = :a{i}")
-    sets.extend(extra)
-    removes = []
-    for j, name in enumerate(remove):
-        names[f"#r{j}"] = name
-        removes.append(f"#r{j}")
-    expression = "SET " + ", ".join(sets) if sets else ""
-    if removes:
-        expression += (" REMOVE " if expression else "REMOVE ") + ", ".join(removes)
-    return expression, names, tuple(value_names)
 
 
 class DynamoDbProxy:
@@ -333,14 +282,14 @@ class DynamoDbProxy:
         values: dict[str, Any] = {}
         update = ""
         existing: Optional[Item]
-        reads = _put_reads(entity_class)
+        reads = put_reads(entity_class)
         if not reads:
-            update = _put_update(entity_class, item, names, values, now, token)
+            update = put_update(entity_class, item, names, values, now, token)
         if reads or len(update) > MAX_EXPRESSION_LENGTH:
             existing, new = self._guarded_write(
                 entity_class,
                 key,
-                _replace(entity_class, item),
+                replace_step(entity_class, item),
                 if_match=if_match,
                 now=now,
                 token=token,
@@ -402,18 +351,18 @@ class DynamoDbProxy:
         now = time.time() if managed.clock else 0.0
         token = new_token() if managed.version is not None else None
         validate_patch = entity_class._validators.patch
-        if _patch_reads(entity_class, data):
+        if patch_reads(entity_class, data):
             _, new = self._guarded_write(
                 entity_class,
                 key,
-                _merge(entity_class, data),
+                merge_step(entity_class, data),
                 if_match=if_match,
                 now=now,
                 token=token,
             )
             merged = new if new is not None else {}
         else:
-            assert validate_patch is not None  # _patch_reads says so
+            assert validate_patch is not None  # patch_reads says so
             validate_patch(data)
             merged = self._update(entity_class, key, data, now, if_match, token)
         entity_class.post(http_method="PATCH", data=data, existing_item=merged)
@@ -431,7 +380,7 @@ class DynamoDbProxy:
         now = time.time() if managed.clock else 0.0
         if entity_class.hook_overridden("pre"):
             old, _ = self._guarded_write(
-                entity_class, key, _check_delete(entity_class), if_match=if_match, now=now
+                entity_class, key, delete_step(entity_class), if_match=if_match, now=now
             )
         else:
             names = {"#pk": entity_class.pr_keys()[0]}
@@ -658,7 +607,7 @@ class DynamoDbProxy:
                 raise NotFound(self._describe(entity_class, data))
             return current
         extra = managed.sets(names, values, now, token)
-        update = _update_expression(changes, (), keys, names, values, extra)
+        update = update_expression(changes, (), keys, names, values, extra)
         condition = managed.condition(names, values, now=now, if_match=if_match, token=token)
         try:
             new = self.client.update_item(
@@ -721,7 +670,7 @@ class DynamoDbProxy:
                 self.client.update_item(
                     self.table_name,
                     key,
-                    update=_update_expression(attributes, removed, keys, names, values),
+                    update=update_expression(attributes, removed, keys, names, values),
                     condition=condition,
                     names=names,
                     values=values,
@@ -767,105 +716,8 @@ class DynamoDbProxy:
         return {**attributes, **stamps}, remove
 
 
-def _touches_index(entity_class: EntityClass, data: Item) -> bool:
-    """Does a patch change an attribute some index key is built from? Such a patch goes
-    through read-merge-write: the index keys depend on the merged item."""
-    specs = entity_class.index_specs()
-    if not specs:
-        return False
-    id_attribute = entity_class.ID_ATTRIBUTE
-    return any(
-        name in data and name != id_attribute for spec in specs.values() for name in spec.attributes
-    )
-
-
 def _is_own_write(item: Item, exc: ConditionalCheckFailed) -> bool:
     """Is the stored item that failed a create's condition equal to ``item``, in DynamoDB's
     terms (numbers by value, sets in any order, tuples as lists)?"""
     stored = exc.body.get("Item")
     return isinstance(stored, dict) and canonical_item(encode_item(item)) == canonical_item(stored)
-
-
-def _put_reads(entity_class: EntityClass) -> bool:
-    """Does a put need the stored item: for the pre hook, or to know which stored attributes
-    match the schema's patternProperties?"""
-    return entity_class.hook_overridden("pre") or bool(entity_class.SCHEMA.get("patternProperties"))
-
-
-def _patch_reads(entity_class: EntityClass, data: Item) -> bool:
-    """Does a patch need read-merge-write: rules that tie attributes together, hooks that
-    need the stored item, or index keys built from the merged item?"""
-    return (
-        entity_class._validators.patch is None
-        or entity_class.hook_overridden("pre")
-        or entity_class.hook_overridden("add_dynamic_attributes")
-        or _touches_index(entity_class, data)
-    )
-
-
-def _put_update(
-    entity_class: EntityClass,
-    item: Item,
-    names: dict[str, str],
-    values: dict[str, Any],
-    now: float,
-    token: Optional[str],
-) -> str:
-    """A put's update expression: ``SET`` the item (and the version, timestamp, token the
-    store keeps), ``REMOVE`` the schema's attributes it lacks and the index keys it left."""
-    managed = entity_class._managed
-    properties = entity_class.SCHEMA.get("properties", ())
-    gone = [name for name in properties if name not in item and name not in managed.owned]
-    # An item that left an index loses that index's keys (sparse index).
-    gone += sorted(n for n in entity_class.index_key_names() if n not in item)
-    extra = managed.sets(names, values, now, token)
-    return _update_expression(item, gone, entity_class.pr_keys(), names, values, extra)
-
-
-def _replace(entity_class: EntityClass, item: Item) -> Callable[[Item], Change]:
-    """A put's read-merge-write step: the pre hook sees the stored item; the entity's own
-    attributes (and index keys) that ``item`` lacks are removed, the store's kept."""
-
-    def replace(current: Item) -> Change:
-        if entity_class.pre(http_method="PUT", data=item, existing_item=current) is False:
-            raise PreconditionFailed(f"{entity_class.__name__}.pre refused PUT")
-        owned = entity_class.owns
-        index_keys = entity_class.index_key_names()
-        kept = set(entity_class.pr_keys()) | entity_class._managed.owned
-        return item, [
-            n for n in current if n not in item and n not in kept and (owned(n) or n in index_keys)
-        ]
-
-    return replace
-
-
-def _merge(entity_class: EntityClass, data: Item) -> Callable[[Item], Change]:
-    """A patch's read-merge-write step: merge, validate the merged entity, run the pre hook."""
-
-    def merge(current: Item) -> Change:
-        stored = entity_class._managed.without_owned(entity_class.strip_keys(current))
-        # Dynamic attributes are recomputed, not validated as data.
-        instance = entity_class({**entity_class.own_attributes(stored), **data})
-        if entity_class.pre(http_method="PATCH", data=data, existing_item=current) is False:
-            raise PreconditionFailed(f"{entity_class.__name__}.pre refused PATCH")
-        # Only what the patch gives and the dynamic attributes are written: the rest
-        # is as read (the condition makes sure), and writing it back could round a
-        # number to the float it was read as.
-        own = instance.attributes
-        item = instance.data_with_identity()
-        # Index keys are recomputed from the merged item; an index it left loses them.
-        stale = [n for n in entity_class.index_key_names() if n in current and n not in item]
-        return {k: v for k, v in item.items() if k in data or k not in own}, stale
-
-    return merge
-
-
-def _check_delete(entity_class: EntityClass) -> Callable[[Item], Change]:
-    """A delete's read step: the pre hook sees the stored data."""
-
-    def check(current: Item) -> Change:
-        if entity_class.pre(http_method="DELETE", data=entity_class.strip_keys(current)) is False:
-            raise PreconditionFailed(f"{entity_class.__name__}.pre refused DELETE")
-        return None
-
-    return check
