@@ -20,6 +20,12 @@
   (the client marks the error ``ambiguous``), and only when the stored item equals what was
   sent in DynamoDB's own terms (:func:`dynamore.codec.canonical_item`). Any other ``post``
   that finds the id taken raises ``AlreadyExists``, even when the stored item is identical.
+- Opt-ins per entity class (:mod:`dynamore._managed`): ``VERSION_ATTRIBUTE`` (version 1 on
+  post, + 1 on every put and patch in the same request; ``if_match=N`` on put, patch and
+  delete, else PreconditionFailed with ``.current`` from the failed condition), ``TIMESTAMPS``
+  and ``TTL_ATTRIBUTE`` (expired items are absent to every verb and listing, decided by the
+  request's condition or filter). :meth:`DynamoDbProxy.transaction` writes several entities
+  all or nothing (:mod:`dynamore._transaction`).
 - Before its first write to a table, a proxy checks once per process that the table's key
   schema is the entity's ``pr_keys()`` (one ``DescribeTable``; ``check_table=False`` skips it).
 """
