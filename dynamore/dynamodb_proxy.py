@@ -102,7 +102,8 @@ Item = dict[str, Any]
 EntityClass = type[Entity]
 
 
-# The guarded write's condition compares exact numbers: one Decimal decoder, built once.
+# Exact numbers (Decimal) where a value goes back to DynamoDB: the guarded write's condition,
+# the key a listing resumes from. One decoder, built once.
 _decode_exact = item_decoder(use_decimal=True)
 
 _shared: Optional[Client] = None
@@ -485,7 +486,7 @@ class DynamoDbProxy:
                 yield strip(item)
             if position is None:
                 return
-            start = self.client._decode_item(position)
+            start = _decode_exact(position)  # key values exactly as they were
 
     def _compile(
         self,
