@@ -368,3 +368,12 @@ def patch_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema a partial update must satisfy when the schema has no cross-attribute rules:
     the same per-attribute rules, nothing required (the stored item already has those)."""
     return {k: v for k, v in schema.items() if k != "required"}
+
+
+def without_required(schema: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """``schema`` with ``names`` taken out of its top-level ``required``: attributes the store
+    sets (a version, timestamps) are never required of the caller's data."""
+    required = schema.get("required")
+    if not isinstance(required, list) or names.isdisjoint(required):
+        return schema
+    return {**schema, "required": [n for n in required if n not in names]}

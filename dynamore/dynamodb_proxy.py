@@ -20,12 +20,19 @@
   (the client marks the error ``ambiguous``), and only when the stored item equals what was
   sent in DynamoDB's own terms (:func:`dynamore.codec.canonical_item`). Any other ``post``
   that finds the id taken raises ``AlreadyExists``, even when the stored item is identical.
+- Opt-ins per entity class (:mod:`dynamore._managed`): ``VERSION_ATTRIBUTE`` (version 1 on
+  post, + 1 on every put and patch in the same request; ``if_match=N`` on put, patch and
+  delete, else PreconditionFailed with ``.current`` from the failed condition), ``TIMESTAMPS``
+  and ``TTL_ATTRIBUTE`` (expired items are absent to every verb and listing, decided by the
+  request's condition or filter). :meth:`DynamoDbProxy.transaction` writes several entities
+  all or nothing (:mod:`dynamore._transaction`).
 - Before its first write to a table, a proxy checks once per process that the table's key
   schema is the entity's ``pr_keys()`` (one ``DescribeTable``; ``check_table=False`` skips it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -36,16 +43,31 @@ from dynamore._client import Client
 from dynamore._cursor import CursorCodec
 from dynamore._cursor import cursor_key as resolve_cursor_key
 from dynamore._keyschema import check_table_keys
+from dynamore._managed import WRITE_TOKEN_ATTRIBUTE as WRITE_TOKEN
+from dynamore._managed import is_expired, new_token
 from dynamore._query import QueryPage, check_limit, decode_position, query_page
+from dynamore._transaction import Transaction
 from dynamore._where import CompiledQuery, TableKeys, compile_where, fingerprint
-from dynamore.codec import canonical_item, decode_item, encode_item
+from dynamore._writes import (
+    Change,
+    delete_step,
+    merge_step,
+    patch_reads,
+    put_reads,
+    put_update,
+    replace_step,
+    update_expression,
+)
+from dynamore.codec import canonical_item, encode_item, item_decoder
 from dynamore.entity import Entity
 from dynamore.exceptions import (
     AlreadyExists,
     ConcurrentUpdate,
     ConditionalCheckFailed,
+    EntityError,
     NotFound,
     PreconditionFailed,
+    TransactionFailed,
     ValidationError,
 )
 
@@ -62,6 +84,8 @@ __all__ = [
     "NotFound",
     "PreconditionFailed",
     "QueryPage",
+    "Transaction",
+    "TransactionFailed",
     "guarded_write_delay",
     "shared_client",
 ]
@@ -77,16 +101,10 @@ MAX_EXPRESSION_LENGTH = 4096
 Item = dict[str, Any]
 EntityClass = type[Entity]
 
-# Update expressions by the shape of the write (its attribute names in order, the names it
-# removes, the key names): an entity type writes the same few shapes again and again, and
-# building the expression cost about as much as encoding the values. Bounded: past the limit,
-# new shapes are built each time.
-_MAX_SHAPES = 256
-_Plan = tuple[str, dict[str, str], tuple[tuple[str, str], ...]]
-_shapes: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], _Plan] = {}
-# What a read-merge-write decides from the stored item: the attributes to set and the names
-# to remove, or None to delete the item.
-Change = Optional[tuple[Item, Iterable[str]]]
+
+# Exact numbers (Decimal) where a value goes back to DynamoDB: the guarded write's condition,
+# the key a listing resumes from. One decoder, built once.
+_decode_exact = item_decoder(use_decimal=True)
 
 _shared: Optional[Client] = None
 _shared_lock = threading.Lock()
@@ -135,50 +153,6 @@ def _unchanged_since(
     names["#pk"] = keys[0]
     parts.append("attribute_exists(#pk)")
     return " AND ".join(parts), names, values
-
-
-def _update_expression(
-    item: Item,
-    remove: Iterable[str],
-    keys: list[str],
-    names: dict[str, str],
-    values: dict[str, Any],
-) -> str:
-    """``SET`` every attribute of ``item`` but the keys, ``REMOVE`` the names in ``remove``;
-    fills ``names`` and ``values`` with the placeholders (``#a``/``:a``, ``#r``)."""
-    shape = (tuple(item), tuple(remove), tuple(keys))
-    plan = _shapes.get(shape)
-    if plan is None:
-        plan = _plan_update(*shape)
-        if len(_shapes) < _MAX_SHAPES:
-            _shapes[shape] = plan
-    expression, placeholders, value_names = plan
-    names.update(placeholders)
-    for placeholder, name in value_names:
-        values[placeholder] = item[name]
-    return expression
-
-
-def _plan_update(
-    attributes: tuple[str, ...], remove: tuple[str, ...], keys: tuple[str, ...]
-) -> _Plan:
-    names: dict[str, str] = {}
-    value_names = []
-    sets = []
-    for i, name in enumerate(attributes):
-        if name in keys:
-            continue
-        names[f"#a{i}"] = name
-        value_names.append((f":a{i}", name))
-        sets.append(f"#a{i} = :a{i}")
-    removes = []
-    for j, name in enumerate(remove):
-        names[f"#r{j}"] = name
-        removes.append(f"#r{j}")
-    expression = "SET " + ", ".join(sets) if sets else ""
-    if removes:
-        expression += (" REMOVE " if expression else "REMOVE ") + ", ".join(removes)
-    return expression, names, tuple(value_names)
 
 
 class DynamoDbProxy:
@@ -233,166 +207,205 @@ class DynamoDbProxy:
     # -- verbs ----------------------------------------------------------------------------------
 
     def get(self, *, entity_class: EntityClass, data: Optional[Item] = None) -> Optional[Any]:
-        """With the id in ``data``: that item, or None. Without: every item of the type (a
-        list, across all pages)."""
+        """With the id in ``data``: that item, or None (also when it has expired). Without:
+        every item of the type that has not expired (a list, across all pages)."""
+        managed = entity_class._managed
         if data and entity_class.ID_ATTRIBUTE in data:
             item = self.client.get_item(self.table_name, entity_class.key_for(data))
-            return None if item is None else entity_class.strip_keys(item)
+            if item is None or (
+                managed.ttl is not None and is_expired(item, managed.ttl, time.time())
+            ):
+                return None
+            return entity_class.strip_keys(item)
         pk, sk = entity_class.pr_keys()
         prefix = entity_class.SORT_KEY_FORMAT.split("{id}", 1)[0].format(title=entity_class._title)
         condition = "#pk = :pk"
         names = {"#pk": pk}
-        values = {":pk": entity_class.partition_value()}
+        values: dict[str, Any] = {":pk": entity_class.partition_value()}
         if prefix:
             condition += " AND begins_with(#sk, :prefix)"
             names["#sk"] = sk
             values[":prefix"] = prefix
-        items = self.client.query_all(self.table_name, condition, names=names, values=values)
+        live = None if managed.ttl is None else managed.live_filter(names, values, time.time())
+        items = self.client.query_all(
+            self.table_name, condition, names=names, values=values, filter=live
+        )
         return [entity_class.strip_keys(item) for item in items]
 
     def post(self, *, entity_class: EntityClass, data: Item) -> Item:
-        """Create the entity; AlreadyExists if its id is taken. Returns the stored data."""
-        entity_class.check_keys_absent(data)
-        instance = entity_class(data)
-        item = instance.data_with_identity()
-        self.ensure_table(entity_class)
-        if entity_class.pre(http_method="POST", data=item) is False:
-            raise PreconditionFailed(f"{entity_class.__name__}.pre refused POST")
+        """Create the entity; AlreadyExists if its id is taken (by an item that has not
+        expired). Returns the stored data (with its version and timestamps, if kept)."""
+        instance, item, condition, names, values = self._post_write(entity_class, data)
         try:
             self.client.put_item(
                 self.table_name,
                 item,
-                condition="attribute_not_exists(#pk)",
-                names={"#pk": entity_class.pr_keys()[0]},
+                condition=condition,
+                names=names,
+                values=values or None,
                 return_values_on_failure="ALL_OLD",
             )
         except ConditionalCheckFailed as exc:
             if not (exc.ambiguous and _is_own_write(item, exc)):
                 raise AlreadyExists(self._describe(entity_class, data)) from None
         entity_class.post(http_method="POST", data=item)
-        return instance.data()
+        return {**instance.data(), **entity_class._managed.view(item)}
 
-    def put(self, *, entity_class: EntityClass, data: Item) -> Item:
-        """Replace the entity's own attributes; NotFound if it does not exist. Attributes the
-        entity does not own survive (see :meth:`Entity.owns`). Returns the stored data."""
+    def _post_write(
+        self, entity_class: EntityClass, data: Item
+    ) -> tuple[Entity, Item, str, dict[str, str], dict[str, Any]]:
+        """Everything ``post`` checks and sends: the entity, the item, the condition and its
+        placeholders (the pre hook has run)."""
         entity_class.check_keys_absent(data)
-        instance = entity_class(data)
+        managed = entity_class._managed
+        now = time.time() if managed.clock else 0.0
+        instance = entity_class(managed.writable(data))
+        item = instance.data_with_identity()
+        managed.stamp_new(item, now)
+        self.ensure_table(entity_class)
+        if entity_class.pre(http_method="POST", data=item) is False:
+            raise PreconditionFailed(f"{entity_class.__name__}.pre refused POST")
+        names = {"#pk": entity_class.pr_keys()[0]}
+        values: dict[str, Any] = {}
+        condition = managed.create_condition(names, values, now)
+        return instance, item, condition, names, values
+
+    def put(self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None) -> Item:
+        """Replace the entity's own attributes; NotFound if it does not exist (or has
+        expired). Attributes the entity does not own survive (see :meth:`Entity.owns`).
+        ``if_match=N`` (versioned entities): only if the stored version is N, else
+        PreconditionFailed carrying the stored data as ``.current``. Returns the stored data."""
+        managed = entity_class._managed
+        if_match = managed.check_if_match(if_match, entity_class.__name__)
+        entity_class.check_keys_absent(data)
+        instance = entity_class(managed.writable(data))
         item = instance.data_with_identity()
         self.ensure_table(entity_class)
+        now = time.time() if managed.clock else 0.0
+        token = new_token() if managed.version is not None else None
         keys = entity_class.pr_keys()
         key = {keys[0]: item[keys[0]], keys[1]: item[keys[1]]}
-        existing: Optional[Item] = None
         names: dict[str, str] = {"#pk": keys[0]}
         values: dict[str, Any] = {}
         update = ""
-        reads = entity_class.hook_overridden("pre") or bool(
-            entity_class.SCHEMA.get("patternProperties")
-        )
+        existing: Optional[Item]
+        reads = put_reads(entity_class)
         if not reads:
-            properties = entity_class.SCHEMA.get("properties", ())
-            gone = [name for name in properties if name not in item]
-            # An item that left an index loses that index's keys (sparse index).
-            gone += sorted(n for n in entity_class.index_key_names() if n not in item)
-            update = _update_expression(item, gone, keys, names, values)
+            update = put_update(entity_class, item, names, values, now, token)
         if reads or len(update) > MAX_EXPRESSION_LENGTH:
-            # The stored item is needed: for the pre hook, or to know which stored attributes
-            # match the schema's patternProperties (or the expression is too long for one).
-
-            def replace(current: Item) -> Change:
-                if entity_class.pre(http_method="PUT", data=item, existing_item=current) is False:
-                    raise PreconditionFailed(f"{entity_class.__name__}.pre refused PUT")
-                owned = entity_class.owns
-                index_keys = entity_class.index_key_names()
-                return item, [
-                    n
-                    for n in current
-                    if n not in item and n not in keys and (owned(n) or n in index_keys)
-                ]
-
-            existing, _ = self._guarded_write(entity_class, key, replace)
+            existing, new = self._guarded_write(
+                entity_class,
+                key,
+                replace_step(entity_class, item),
+                if_match=if_match,
+                now=now,
+                token=token,
+            )
+            stamps = managed.view(new or {})
         else:
-            wants_old = entity_class.hook_overridden("post")
-            try:
-                existing = self.client.update_item(
-                    self.table_name,
-                    key,
-                    update=update,
-                    condition="attribute_exists(#pk)",
-                    names=names,
-                    values=values,
-                    return_values="ALL_OLD" if wants_old else None,
-                )
-            except ConditionalCheckFailed:
-                raise NotFound(self._describe(entity_class, data)) from None
+            condition = managed.condition(names, values, now=now, if_match=if_match, token=token)
+            existing, stamps = self._put_once(
+                entity_class, data, key, update, condition, names, values, now, if_match, token
+            )
         entity_class.post(http_method="PUT", data=item, existing_item=existing)
-        return instance.data()
+        return {**instance.data(), **stamps}
 
-    def patch(self, *, entity_class: EntityClass, data: Item) -> Item:
-        """Merge ``data`` into the stored entity; NotFound if it does not exist. The merged
-        entity must satisfy the schema; attributes not in ``data`` are left as they are.
-        Returns the merged data."""
+    def _put_once(
+        self,
+        entity_class: EntityClass,
+        data: Item,
+        key: Item,
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        now: float,
+        if_match: Optional[int],
+        token: Optional[str],
+    ) -> tuple[Optional[Item], Item]:
+        """The one UpdateItem of a put: the item before it (when asked for) and the version
+        and timestamps it left."""
+        managed = entity_class._managed
+        wants_old = entity_class.hook_overridden("post") or bool(managed.owned)
+        try:
+            existing = self.client.update_item(
+                self.table_name,
+                key,
+                update=update,
+                condition=condition,
+                names=names,
+                values=values,
+                return_values="ALL_OLD" if wants_old else None,
+                return_values_on_failure="ALL_OLD" if managed.version is not None else None,
+            )
+        except ConditionalCheckFailed as exc:
+            # Our own earlier attempt, applied with its answer lost: the item is as we wrote it.
+            current = self._own_write_or_raise(entity_class, data, exc, now, if_match, token)
+            return None, managed.view(current)
+        return existing, managed.after_write(existing or {}, now)
+
+    def patch(
+        self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None
+    ) -> Item:
+        """Merge ``data`` into the stored entity; NotFound if it does not exist (or has
+        expired). The merged entity must satisfy the schema; attributes not in ``data`` are
+        left as they are. ``if_match=N`` as for :meth:`put`. Returns the merged data."""
+        managed = entity_class._managed
+        if_match = managed.check_if_match(if_match, entity_class.__name__)
         key = entity_class.key_for(data)
+        data = managed.writable(data)
         self.ensure_table(entity_class)
+        now = time.time() if managed.clock else 0.0
+        token = new_token() if managed.version is not None else None
         validate_patch = entity_class._validators.patch
-        if (
-            validate_patch is None
-            or entity_class.hook_overridden("pre")
-            or entity_class.hook_overridden("add_dynamic_attributes")
-            or _touches_index(entity_class, data)
-        ):
-
-            def merge(current: Item) -> Change:
-                stored = entity_class.strip_keys(current)
-                # Dynamic attributes are recomputed, not validated as data.
-                instance = entity_class({**entity_class.own_attributes(stored), **data})
-                if entity_class.pre(http_method="PATCH", data=data, existing_item=current) is False:
-                    raise PreconditionFailed(f"{entity_class.__name__}.pre refused PATCH")
-                # Only what the patch gives and the dynamic attributes are written: the rest
-                # is as read (the condition makes sure), and writing it back could round a
-                # number to the float it was read as.
-                own = instance.attributes
-                item = instance.data_with_identity()
-                # Index keys are recomputed from the merged item; an index it left loses them.
-                stale = [
-                    n for n in entity_class.index_key_names() if n in current and n not in item
-                ]
-                return {k: v for k, v in item.items() if k in data or k not in own}, stale
-
-            _, new = self._guarded_write(entity_class, key, merge)
+        if patch_reads(entity_class, data):
+            _, new = self._guarded_write(
+                entity_class,
+                key,
+                merge_step(entity_class, data),
+                if_match=if_match,
+                now=now,
+                token=token,
+            )
             merged = new if new is not None else {}
         else:
+            assert validate_patch is not None  # patch_reads says so
             validate_patch(data)
-            merged = self._update(entity_class, key, data)
+            merged = self._update(entity_class, key, data, now, if_match, token)
         entity_class.post(http_method="PATCH", data=data, existing_item=merged)
         return entity_class.strip_keys(merged)
 
-    def delete(self, *, entity_class: EntityClass, data: Item) -> Item:
-        """Delete the entity; NotFound if it does not exist. Returns the deleted data."""
+    def delete(
+        self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None
+    ) -> Item:
+        """Delete the entity; NotFound if it does not exist (or has expired). ``if_match=N``
+        as for :meth:`put`. Returns the deleted data."""
+        managed = entity_class._managed
+        if_match = managed.check_if_match(if_match, entity_class.__name__)
         key = entity_class.key_for(data)
         self.ensure_table(entity_class)
+        now = time.time() if managed.clock else 0.0
         if entity_class.hook_overridden("pre"):
-
-            def check(current: Item) -> Change:
-                if (
-                    entity_class.pre(http_method="DELETE", data=entity_class.strip_keys(current))
-                    is False
-                ):
-                    raise PreconditionFailed(f"{entity_class.__name__}.pre refused DELETE")
-                return None
-
-            old, _ = self._guarded_write(entity_class, key, check)
+            old, _ = self._guarded_write(
+                entity_class, key, delete_step(entity_class), if_match=if_match, now=now
+            )
         else:
+            names = {"#pk": entity_class.pr_keys()[0]}
+            values: dict[str, Any] = {}
+            condition = managed.condition(names, values, now=now, if_match=if_match, token=None)
             try:
                 deleted = self.client.delete_item(
                     self.table_name,
                     key,
-                    condition="attribute_exists(#pk)",
-                    names={"#pk": entity_class.pr_keys()[0]},
+                    condition=condition,
+                    names=names,
+                    values=values or None,
                     return_values="ALL_OLD",
+                    return_values_on_failure="ALL_OLD" if if_match is not None else None,
                 )
             except ConditionalCheckFailed as exc:
-                if not exc.ambiguous:
-                    raise NotFound(self._describe(entity_class, data)) from None
+                if not exc.ambiguous or exc.item is not None:
+                    raise self._failure(entity_class, data, exc.item, now, if_match) from None
                 # An earlier attempt whose answer was lost deleted it: the delete succeeded,
                 # but what it deleted was in that lost answer; only the id is known.
                 deleted = {entity_class.ID_ATTRIBUTE: data[entity_class.ID_ATTRIBUTE]}
@@ -400,6 +413,16 @@ class DynamoDbProxy:
         result = entity_class.strip_keys(old)
         entity_class.post(http_method="DELETE", data=result)
         return result
+
+    def transaction(self) -> Transaction:
+        """A transaction of entity writes, committed as one ``TransactWriteItems`` when the
+        ``with`` block ends (nothing is sent if it raises); see :class:`Transaction`.
+
+        >>> with db.transaction() as tx:                                    # doctest: +SKIP
+        ...     tx.post(entity_class=Order, data=order)
+        ...     tx.patch(entity_class=Stock, data={"sku": "a", "count": 4}, if_match=7)
+        """
+        return Transaction(self)
 
     def query(
         self,
@@ -463,7 +486,7 @@ class DynamoDbProxy:
                 yield strip(item)
             if position is None:
                 return
-            start = decode_item(position)
+            start = _decode_exact(position)  # key values exactly as they were
 
     def _compile(
         self,
@@ -492,6 +515,18 @@ class DynamoDbProxy:
             indexes=entity_class.index_specs(),
         )
         binding = (title, index or "", fingerprint(where), "desc" if descending else "asc")
+        managed = entity_class._managed
+        if managed.ttl is not None:
+            # Expired items are skipped by the filter, as of this call: the cursor binding
+            # leaves the time out, so the next page's call filters as of its own.
+            names, values = dict(compiled.names), dict(compiled.values)
+            live = managed.live_filter(names, values, time.time())
+            compiled = dataclasses.replace(
+                compiled,
+                filter=f"({compiled.filter}) AND {live}" if compiled.filter else live,
+                names=names,
+                values=values,
+            )
         return compiled, binding
 
     def load(self, entity_class: EntityClass, items: Iterable[Any], **options: Any) -> LoadReport:
@@ -517,28 +552,83 @@ class DynamoDbProxy:
         id_attribute = entity_class.ID_ATTRIBUTE
         return f"{entity_class._title} {id_attribute}={data.get(id_attribute)!r}"
 
-    def _update(self, entity_class: EntityClass, key: dict[str, Any], data: Item) -> Item:
+    def _failure(
+        self,
+        entity_class: EntityClass,
+        data: Item,
+        current: Optional[Item],
+        now: float,
+        if_match: Optional[int],
+    ) -> EntityError:
+        """The verb's error for a failed condition, from the item the condition met (None
+        when absent, or when it was not asked for)."""
+        managed = entity_class._managed
+        if current is None or (managed.ttl is not None and is_expired(current, managed.ttl, now)):
+            return NotFound(self._describe(entity_class, data))
+        if if_match is not None:
+            stored = current.get(managed.version or "")
+            return PreconditionFailed(
+                f"{self._describe(entity_class, data)}: the stored version is {stored!r}, "
+                f"not {if_match}",
+                current=entity_class.strip_keys(current),
+            )
+        return NotFound(self._describe(entity_class, data))
+
+    def _own_write_or_raise(
+        self,
+        entity_class: EntityClass,
+        data: Item,
+        exc: ConditionalCheckFailed,
+        now: float,
+        if_match: Optional[int],
+        token: Optional[str],
+    ) -> Item:
+        """The item as this write left it when the failed condition met this very write
+        (an earlier attempt applied, its answer lost: the item carries its token); else
+        the verb's error."""
+        current = exc.item
+        if token is not None and current is not None and current.get(WRITE_TOKEN) == token:
+            return current
+        raise self._failure(entity_class, data, current, now, if_match) from None
+
+    def _update(
+        self,
+        entity_class: EntityClass,
+        key: dict[str, Any],
+        data: Item,
+        now: float = 0.0,
+        if_match: Optional[int] = None,
+        token: Optional[str] = None,
+    ) -> Item:
         keys = entity_class.pr_keys()
+        managed = entity_class._managed
         names = {"#pk": keys[0]}
         values: dict[str, Any] = {}
         changes = {k: v for k, v in data.items() if k != entity_class.ID_ATTRIBUTE}
-        if not changes:  # nothing to change: still NotFound if the entity is absent
+        if not changes and not managed.stamps and if_match is None:
+            # Nothing to change: still NotFound if the entity is absent (or expired).
             current = self.client.get_item(self.table_name, key, consistent=True)
-            if current is None:
+            if current is None or (
+                managed.ttl is not None and is_expired(current, managed.ttl, now)
+            ):
                 raise NotFound(self._describe(entity_class, data))
             return current
+        extra = managed.sets(names, values, now, token)
+        update = update_expression(changes, (), keys, names, values, extra)
+        condition = managed.condition(names, values, now=now, if_match=if_match, token=token)
         try:
             new = self.client.update_item(
                 self.table_name,
                 key,
-                update=_update_expression(changes, (), keys, names, values),
-                condition="attribute_exists(#pk)",
+                update=update,
+                condition=condition,
                 names=names,
                 values=values,
                 return_values="ALL_NEW",
+                return_values_on_failure="ALL_OLD" if managed.version is not None else None,
             )
-        except ConditionalCheckFailed:
-            raise NotFound(self._describe(entity_class, data)) from None
+        except ConditionalCheckFailed as exc:
+            return self._own_write_or_raise(entity_class, data, exc, now, if_match, token)
         return new or {}
 
     def _guarded_write(
@@ -546,24 +636,34 @@ class DynamoDbProxy:
         entity_class: EntityClass,
         key: dict[str, Any],
         build: Callable[[Item], Change],
+        *,
+        if_match: Optional[int] = None,
+        now: float = 0.0,
+        token: Optional[str] = None,
     ) -> tuple[Item, Optional[Item]]:
         """Read the item, let ``build`` decide (attributes to set and names to remove, or None
         to delete), and write on condition that the item is unchanged since the read; re-read
         and retry after a jittered backoff if it changed. Returns the item read and the item
-        as written (None after a delete)."""
+        as written (None after a delete). An expired item is NotFound; ``if_match`` must be
+        the version read; a versioned write sets version + 1, its timestamp and ``token``,
+        by which a re-read recognises an attempt that was applied though it seemed to fail."""
         read = {"TableName": self.table_name, "Key": encode_item(key), "ConsistentRead": True}
         keys = entity_class.pr_keys()
+        decode = self.client._decode_item
+        first: Optional[Item] = None
         for attempt in range(1, GUARDED_WRITE_ATTEMPTS + 1):
             raw = self.client.call("GetItem", read).get("Item")
             if raw is None:
                 raise NotFound(f"{entity_class._title} {key}")
-            current = decode_item(raw, use_decimal=self.client.use_decimal)
-            change = build(current)
+            current = decode(raw)
+            if first is None:
+                first = current
+            elif token is not None and current.get(WRITE_TOKEN) == token:
+                return first, current  # an earlier attempt was applied, its answer lost
+            change = self._checked_change(entity_class, key, current, build, if_match, now, token)
             # The condition compares exact numbers (Decimal), never floats that may have
             # dropped digits the stored value has.
-            condition, names, values = _unchanged_since(
-                decode_item(raw, use_decimal=True), entity_class
-            )
+            condition, names, values = _unchanged_since(_decode_exact(raw), entity_class)
             try:
                 if change is None:
                     self.client.delete_item(
@@ -577,7 +677,7 @@ class DynamoDbProxy:
                 self.client.update_item(
                     self.table_name,
                     key,
-                    update=_update_expression(attributes, removed, keys, names, values),
+                    update=update_expression(attributes, removed, keys, names, values),
                     condition=condition,
                     names=names,
                     values=values,
@@ -596,17 +696,31 @@ class DynamoDbProxy:
             "to read, merge and write it; nothing was overwritten"
         )
 
-
-def _touches_index(entity_class: EntityClass, data: Item) -> bool:
-    """Does a patch change an attribute some index key is built from? Such a patch goes
-    through read-merge-write: the index keys depend on the merged item."""
-    specs = entity_class.index_specs()
-    if not specs:
-        return False
-    id_attribute = entity_class.ID_ATTRIBUTE
-    return any(
-        name in data and name != id_attribute for spec in specs.values() for name in spec.attributes
-    )
+    def _checked_change(
+        self,
+        entity_class: EntityClass,
+        key: dict[str, Any],
+        current: Item,
+        build: Callable[[Item], Change],
+        if_match: Optional[int],
+        now: float,
+        token: Optional[str],
+    ) -> Change:
+        """What ``build`` makes of the item read, once it is known to be live and at version
+        ``if_match``; with the version and timestamps the write leaves."""
+        managed = entity_class._managed
+        if (managed.ttl is not None and is_expired(current, managed.ttl, now)) or (
+            if_match is not None and current.get(managed.version or "") != if_match
+        ):
+            raise self._failure(entity_class, current, current, now, if_match)
+        change = build(current)
+        if change is None or not managed.stamps:
+            return change
+        stamps = managed.after_write(current, now)
+        if token is not None:
+            stamps[WRITE_TOKEN] = token
+        attributes, remove = change
+        return {**attributes, **stamps}, remove
 
 
 def _is_own_write(item: Item, exc: ConditionalCheckFailed) -> bool:

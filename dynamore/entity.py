@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, Optional
 
 from dynamore._indexkeys import IndexSpec, index_attributes, parse_indexes
+from dynamore._managed import NOT_MANAGED, Managed, parse_managed
 from dynamore._schema import (
     Validator,
     check_id_attribute,
@@ -42,6 +43,7 @@ from dynamore._schema import (
     id_types,
     patch_schema,
     warn_unknown_keywords,
+    without_required,
 )
 from dynamore.exceptions import SchemaError, ValidationError
 
@@ -108,6 +110,12 @@ class Entity:
     #: Secondary indexes, by name: ``{"GSI1": {"partition": [...], "sort": [...]}}`` (see
     #: :mod:`dynamore._indexkeys`); checked when the class is created.
     INDEXES: ClassVar[dict[str, Any]] = {}
+    #: Opt-in attributes the store keeps (see the README, "Versions, timestamps, expiry"):
+    #: the version (1 on post, + 1 on every put and patch, ``if_match=`` conditions on it),
+    #: the (created, updated) ISO 8601 timestamps, and the expiry time in epoch seconds.
+    VERSION_ATTRIBUTE: ClassVar[Optional[str]] = None
+    TIMESTAMPS: ClassVar[Optional[tuple[str, str]]] = None
+    TTL_ATTRIBUTE: ClassVar[Optional[str]] = None
 
     # Built once per class by _prepare (for Entity itself on first use, so that importing
     # this module compiles nothing).
@@ -116,6 +124,8 @@ class Entity:
     _id_types: ClassVar[Optional[tuple[tuple[type, ...], str]]] = None  # see _schema.id_types
     _indexes: ClassVar[dict[str, IndexSpec]] = {}  # INDEXES, parsed
     _index_keys: ClassVar[frozenset[str]] = frozenset()  # their key attributes (NPK, NSK)
+    _managed: ClassVar[Managed] = NOT_MANAGED  # VERSION_ATTRIBUTE, TIMESTAMPS, TTL_ATTRIBUTE
+    _unreturned: ClassVar[frozenset[str]] = frozenset()  # index keys and the write token
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -140,7 +150,14 @@ class Entity:
         warn_unknown_keywords(schema, owner, stacklevel=4)
         check_types(schema, owner)
         cls._title = title
-        full = compile_validator(schema, owner)
+        managed = parse_managed(
+            version=cls.VERSION_ATTRIBUTE,
+            timestamps=cls.TIMESTAMPS,
+            ttl=cls.TTL_ATTRIBUTE,
+            reserved=(*keys, cls.ID_ATTRIBUTE),
+            owner=owner,
+        )
+        full = compile_validator(without_required(schema, managed.owned), owner)
         # A partial update can be validated on its own only when no rule ties attributes
         # together; otherwise patch validates the merged item (see dynamodb_proxy).
         patch = (
@@ -165,6 +182,8 @@ class Entity:
         cls._index_keys = frozenset(
             name for spec in cls._indexes.values() for name in (spec.partition_key, spec.sort_key)
         )
+        cls._managed = managed
+        cls._unreturned = cls._index_keys | managed.hidden
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
@@ -304,8 +323,8 @@ class Entity:
         """``item`` without its key attributes, the table's and its indexes' (what the REST
         verbs return)."""
         pk, sk = cls.pr_keys()
-        index_keys = cls._index_keys
-        return {k: v for k, v in item.items() if k != pk and k != sk and k not in index_keys}
+        unreturned = cls._unreturned
+        return {k: v for k, v in item.items() if k != pk and k != sk and k not in unreturned}
 
     @classmethod
     def index_key_names(cls) -> frozenset[str]:
@@ -316,6 +335,11 @@ class Entity:
     def index_specs(cls) -> dict[str, IndexSpec]:
         """The entity's ``INDEXES``, checked: one :class:`~dynamore._indexkeys.IndexSpec` each."""
         return cls._indexes
+
+    @classmethod
+    def managed(cls) -> Managed:
+        """The attributes the store keeps for this class (version, timestamps, expiry)."""
+        return cls._managed
 
     @classmethod
     def owns(cls, name: str) -> bool:

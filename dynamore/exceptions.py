@@ -25,8 +25,11 @@
     └── EntityError                            the REST verbs of DynamoDbProxy
         ├── AlreadyExists                        post of an id that exists
         ├── NotFound                             put/patch/delete of an id that does not exist
-        ├── PreconditionFailed                   a ``pre`` hook returned False; nothing written
-        └── ConcurrentUpdate                     the item kept changing under a read-merge-write
+        ├── PreconditionFailed                   ``if_match`` was not the stored version (.current),
+        │                                        or a ``pre`` hook returned False; nothing written
+        ├── ConcurrentUpdate                     the item kept changing under a read-merge-write
+        └── TransactionFailed                    DynamoDB cancelled an entity transaction;
+                                                 .failures: each failed action and its error
 
     SchemaWarning (a UserWarning)              an Entity's SCHEMA has keywords JSON Schema ignores
 
@@ -41,9 +44,10 @@ the request may have been applied; a :class:`ConnectError` means it was never se
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 __all__ = [
+    "ActionFailure",
     "AlreadyExists",
     "BatchIncomplete",
     "ChecksumMismatch",
@@ -65,6 +69,7 @@ __all__ = [
     "ServiceValidationError",
     "ThrottlingError",
     "TransactionCanceled",
+    "TransactionFailed",
     "TransportError",
     "UnexpectedResponse",
     "UnsupportedTypeError",
@@ -263,12 +268,49 @@ class NotFound(EntityError):
 
 
 class PreconditionFailed(EntityError):
-    """The entity's ``pre`` hook returned False; nothing was written."""
+    """Nothing was written: ``if_match`` named another version than the stored one, or the
+    entity's ``pre`` hook returned False.
+
+    ``current`` is the stored entity data (with its version) when a version did not match,
+    taken from the failed condition itself; None when a hook refused.
+    """
+
+    def __init__(self, message: str, *, current: Optional[dict[str, Any]] = None) -> None:
+        self.current = current
+        super().__init__(message)
 
 
 class ConcurrentUpdate(EntityError):
     """A read-merge-write found the item changed by another writer on every attempt; nothing
     was overwritten. Retry later, or re-read and decide."""
+
+
+class ActionFailure(NamedTuple):
+    """One action of a cancelled transaction: its ``position`` (from 0, in the order the
+    actions were added) and ``error``, the error its verb alone would have raised
+    (AlreadyExists, NotFound, PreconditionFailed with ``.current``, ConcurrentUpdate when
+    another transaction held the item, or the ServiceError DynamoDB gave)."""
+
+    position: int
+    error: DynamoreError
+
+
+class TransactionFailed(EntityError):
+    """DynamoDB cancelled an entity transaction: nothing of it was applied.
+
+    ``failures`` lists the actions that caused it (an :class:`ActionFailure` each);
+    ``reasons`` is DynamoDB's raw list, one entry per action.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        failures: list[ActionFailure],
+        reasons: Optional[list[dict[str, Any]]] = None,
+    ) -> None:
+        self.failures = failures
+        self.reasons = reasons if reasons is not None else []
+        super().__init__(message)
 
 
 class SchemaWarning(UserWarning):

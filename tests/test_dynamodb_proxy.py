@@ -537,3 +537,28 @@ def test_read_merge_write_backs_off_with_jitter_between_attempts(
     with pytest.raises(ConcurrentUpdate):
         db.put(entity_class=Contended, data=JEANNE)
     assert slept == [0.01, 0.02, 0.04, 0.08]
+
+
+def test_read_merge_write_decodes_with_the_clients_own_decoder(
+    client: Client, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The decoder is built once per client (its number policy fixed); the proxy must use
+    # that one, not decode again with a flag of its own.
+    class Hooked(Note):
+        @classmethod
+        def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
+            return True
+
+    db = DynamoDbProxy(table_name=table, client=client)
+    db.post(entity_class=Hooked, data={"id": "n", "text": "a"})
+    decoded: list[Item] = []
+    own = client._decode_item
+
+    def spy(av_map: dict[str, Any]) -> Item:
+        item = own(av_map)
+        decoded.append(item)
+        return item
+
+    monkeypatch.setattr(client, "_decode_item", spy)
+    assert db.patch(entity_class=Hooked, data={"id": "n", "text": "b"})["text"] == "b"
+    assert decoded == [{"PK": "NOTE", "SK": "n", "id": "n", "text": "a"}]
