@@ -168,6 +168,12 @@ class ClientBase:
         """The retry policy every request follows (its backoff also paces batch resends)."""
         return self._wire.retry
 
+    @property
+    def decode_item(self) -> ItemDecoder:
+        """Wire item -> Python item with this client's number policy (``use_decimal``): what
+        its operations return, for code that receives raw AttributeValue maps."""
+        return self._decode_item
+
     def _decode(self, av_map: Optional[dict[str, Any]]) -> Optional[Item]:
         if av_map is None:
             return None

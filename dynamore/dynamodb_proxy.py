@@ -649,7 +649,7 @@ class DynamoDbProxy:
         by which a re-read recognises an attempt that was applied though it seemed to fail."""
         read = {"TableName": self.table_name, "Key": encode_item(key), "ConsistentRead": True}
         keys = entity_class.pr_keys()
-        decode = self.client._decode_item
+        decode = self.client.decode_item
         first: Optional[Item] = None
         for attempt in range(1, GUARDED_WRITE_ATTEMPTS + 1):
             raw = self.client.call("GetItem", read).get("Item")
