@@ -13,6 +13,7 @@ import pytest
 
 from dynamore import Client
 from dynamore._tables import table_definition
+from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 from dynamore.exceptions import ConfigurationError
 from dynamore.rest import RestApi
@@ -68,6 +69,36 @@ class Counter(Entity):
         return not (existing_item if http_method == "PUT" else data or {}).get("locked")
 
 
+class Doc(Entity):
+    """A versioned type: ETag and If-Match. Its ``pre`` hook runs ``on_put`` (once) before a
+    replacement is sent, to let a test change the item at that very moment."""
+
+    SCHEMA = {
+        "title": "DOC",
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "meta": {"type": "object"},
+            "version": {"type": "integer"},
+        },
+        "additionalProperties": False,
+    }
+    ID_ATTRIBUTE = "id"
+    VERSION_ATTRIBUTE = "version"
+    on_put: Optional[Callable[[], None]] = None
+
+    @classmethod
+    def pre(
+        cls, http_method: str, data: dict[str, Any], existing_item: Optional[dict[str, Any]] = None
+    ) -> bool:
+        hook, Doc.on_put = Doc.on_put, None
+        if http_method == "PUT" and hook is not None:
+            hook()
+        return True
+
+
 Call = Callable[..., dict[str, Any]]
 
 
@@ -77,7 +108,7 @@ def table_name(ddb_endpoint: str) -> Iterator[str]:
     with Client(
         endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
     ) as admin:
-        admin.call("CreateTable", table_definition(name, [Person, Counter]))
+        admin.call("CreateTable", table_definition(name, [Person, Counter, Doc]))
         admin.wait_for_table(name)
     try:
         yield name
@@ -88,7 +119,10 @@ def table_name(ddb_endpoint: str) -> Iterator[str]:
 @pytest.fixture
 def api(table_name: str, client: Client) -> RestApi:
     return RestApi(
-        table_name=table_name, entities=[Person, Counter], client=client, cursor_key=CURSOR_KEY
+        table_name=table_name,
+        entities=[Person, Counter, Doc],
+        client=client,
+        cursor_key=CURSOR_KEY,
     )
 
 
@@ -394,7 +428,7 @@ def listed(ddb_endpoint: str) -> Iterator[tuple[RestApi, Client]]:
     with Client(
         endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
     ) as admin:
-        admin.call("CreateTable", table_definition(name, [Person, Counter]))
+        admin.call("CreateTable", table_definition(name, [Person, Counter, Doc]))
         admin.wait_for_table(name)
         api = RestApi(
             table_name=name,
@@ -486,3 +520,110 @@ def test_collections_named_by_a_dict_and_bad_configurations() -> None:
         RestApi(table_name="T", entities=[])
     api = RestApi(table_name="T", entities=[Person, Counter], check_table=False)
     assert sorted(api.collections) == ["counter", "person"]
+
+
+# -- versions: ETag and If-Match ---------------------------------------------------------------
+
+
+def test_etags_follow_the_version_and_if_match_guards_every_write(api: RestApi) -> None:
+    call = caller(api)
+    did = new_id()
+    status, headers, body = call("POST", "/doc", {"id": did, "title": "a", "version": 99})
+    assert (status, headers["ETag"], body["version"]) == (201, '"1"', 1)  # the store owns it
+    assert call("GET", f"/doc/{did}")[1]["ETag"] == '"1"'
+    status, headers, body = call("PUT", f"/doc/{did}", {"title": "b"}, headers={"If-Match": '"1"'})
+    assert (status, headers["ETag"], body["title"]) == (200, '"2"', "b")
+    # A client holding version 1 is refused and shown what is stored, with its ETag.
+    status, headers, body = call("PUT", f"/doc/{did}", {"title": "c"}, headers={"If-Match": '"1"'})
+    assert (status, headers["ETag"]) == (412, '"2"')
+    assert body["current"] == {"id": did, "title": "b", "version": 2}
+    status, headers, _ = call("PATCH", f"/doc/{did}", {"title": "d"}, headers={"If-Match": 'W/"2"'})
+    assert (status, headers["ETag"]) == (200, '"3"')
+    assert call("DELETE", f"/doc/{did}", headers={"If-Match": '"2"'})[0] == 412
+    assert call("GET", f"/doc/{did}")[2]["title"] == "d"
+    assert call("DELETE", f"/doc/{did}", headers={"If-Match": "*"})[0] == 204
+    assert call("DELETE", f"/doc/{did}", headers={"If-Match": '"3"'})[0] == 404
+
+
+def test_ten_clients_with_the_same_etag_one_wins(api: RestApi) -> None:
+    import threading
+
+    call = caller(api)
+    did = new_id()
+    call("POST", "/doc", {"id": did, "title": "start"})
+    results: list[tuple[int, Any]] = []
+    lock = threading.Lock()
+
+    def replace(i: int) -> None:
+        got = call("PUT", f"/doc/{did}", {"title": f"by {i}"}, headers={"If-Match": '"1"'})
+        with lock:
+            results.append((got[0], got[2]))
+
+    threads = [threading.Thread(target=replace, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    won = [body for status, body in results if status == 200]
+    lost = [body for status, body in results if status == 412]
+    assert (len(won), len(lost)) == (1, 9)
+    assert all(body["current"] == won[0] for body in lost)
+    assert won[0]["version"] == 2
+
+
+def test_a_merge_patch_never_overwrites_a_change_made_after_its_read(
+    api: RestApi, client: Client, table_name: str
+) -> None:
+    call = caller(api)
+    did = new_id()
+    call("POST", "/doc", {"id": did, "title": "a", "meta": {"x": 1, "y": 2}})
+    other = DynamoDbProxy(table_name=table_name, client=client)
+
+    def concurrent_change() -> None:  # between the handler's read and its write
+        other.patch(entity_class=Doc, data={"id": did, "title": "theirs"})
+
+    Doc.on_put = concurrent_change
+    status, headers, body = call("PATCH", f"/doc/{did}", {"meta": {"y": None}})
+    assert (status, headers["ETag"]) == (412, '"2"')
+    assert body["current"]["title"] == "theirs"
+    stored = call("GET", f"/doc/{did}")[2]
+    assert stored == {"id": did, "title": "theirs", "meta": {"x": 1, "y": 2}, "version": 2}
+    # Retried with the ETag it was given, the patch applies on top of their change.
+    status, _, body = call(
+        "PATCH", f"/doc/{did}", {"meta": {"y": None}}, headers={"If-Match": '"2"'}
+    )
+    assert (status, body) == (200, {"id": did, "title": "theirs", "meta": {"x": 1}, "version": 3})
+
+
+@pytest.mark.parametrize(
+    "path, value, status",
+    [
+        ("/doc", "1", 400),  # not quoted
+        ("/doc", '"1", "2"', 400),  # one ETag only
+        ("/doc", '"v1"', 400),
+        ("/person", '"1"', 412),  # no versions: no ETag can match
+    ],
+)
+def test_if_match_values_that_cannot_match(
+    api: RestApi, path: str, value: str, status: int
+) -> None:
+    call = caller(api)
+    pid = new_id()
+    data = {"id": pid} if path == "/doc" else {"id_number": pid, "name": "n"}
+    assert call("POST", path, data)[0] == 201
+    assert call("DELETE", f"{path}/{pid}", headers={"If-Match": value})[0] == status
+    assert call("GET", f"{path}/{pid}")[0] == 200  # nothing was deleted
+
+
+def test_the_openapi_document_describes_etags_for_versioned_types_only(api: RestApi) -> None:
+    from openapi_spec_validator import validate
+
+    doc = api.openapi()
+    validate(doc)
+    put_doc = doc["paths"]["/doc/{id}"]["put"]
+    assert [p["name"] for p in put_doc["parameters"]] == ["If-Match"]
+    assert "ETag" in put_doc["responses"]["200"]["headers"]
+    assert "ETag" in doc["paths"]["/doc"]["post"]["responses"]["201"]["headers"]
+    put_person = doc["paths"]["/person/{id}"]["put"]
+    assert put_person["parameters"] == []
+    assert "ETag" not in put_person["responses"]["200"]["headers"]

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 from dynamore._client import Client
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
-from dynamore.exceptions import ConfigurationError, ValidationError
+from dynamore.exceptions import ConfigurationError, PreconditionFailed, ValidationError
 from dynamore.rest._events import V1, EventError, Request, parse_event, response_for
 from dynamore.rest._mergepatch import is_flat, merge_patch
 from dynamore.rest._params import QueryParser, text_parser
@@ -61,15 +61,23 @@ def _refuse_constant(name: str) -> Any:
 class _Collection:
     """One entity type's routes: its name in the path and what reads its requests."""
 
-    __slots__ = ("entity_class", "id_attribute", "name", "query", "read_id")
+    __slots__ = ("entity_class", "id_attribute", "name", "query", "read_id", "version_attribute")
 
     def __init__(self, name: str, entity_class: EntityClass) -> None:
         properties = entity_class.SCHEMA.get("properties", {})
         self.name = name
         self.entity_class = entity_class
         self.id_attribute = entity_class.ID_ATTRIBUTE
+        self.version_attribute: Optional[str] = entity_class.VERSION_ATTRIBUTE
         self.read_id = text_parser(properties.get(self.id_attribute))
         self.query = QueryParser(properties, entity_class.index_specs())
+
+    def etag(self, data: Item) -> Optional[str]:
+        """The strong ETag of entity ``data``: its version, quoted; None when unversioned."""
+        if self.version_attribute is None:
+            return None
+        version = data.get(self.version_attribute)
+        return None if version is None else f'"{version}"'
 
 
 def _collections(
@@ -263,7 +271,10 @@ class RestApi:
     ) -> tuple[int, dict[str, str], str]:
         data = self._with_path_id(collection, self._body(request), item_id)
         options = self._write_options(collection, request)
-        stored = self.proxy.put(entity_class=collection.entity_class, data=data, **options)
+        try:
+            stored = self.proxy.put(entity_class=collection.entity_class, data=data, **options)
+        except PreconditionFailed as exc:
+            raise self._precondition(collection, exc) from None
         headers = self._entity_headers(collection, stored, {"Content-Type": _JSON})
         return 200, headers, _encode(stored)
 
@@ -273,20 +284,14 @@ class RestApi:
         patch = self._with_path_id(collection, self._body(request, patch=True), item_id)
         entity_class = collection.entity_class
         options = self._write_options(collection, request)
-        if is_flat(patch):
-            # Only whole attributes are set: the proxy's patch does it in one request.
-            stored = self.proxy.patch(entity_class=entity_class, data=patch, **options)
-        else:
-            # Removals (null) and merges into objects need the stored item: read, apply the
-            # merge patch, write the result as a replacement.
-            # Between the read and the write another writer may change the item; with
-            # versions (issue 12) the write is conditional on the version read.
-            key = {collection.id_attribute: item_id}
-            current = self.proxy.get(entity_class=entity_class, data=key)
-            if current is None:
-                raise HttpError(404, f"no {collection.name} with id {item_id!r}")
-            merged = merge_patch(entity_class.own_attributes(current), patch)
-            stored = self.proxy.put(entity_class=entity_class, data=merged, **options)
+        try:
+            if is_flat(patch):
+                # Only whole attributes are set: the proxy's patch does it in one request.
+                stored = self.proxy.patch(entity_class=entity_class, data=patch, **options)
+            else:
+                stored = self._merge_and_put(collection, item_id, patch, options)
+        except PreconditionFailed as exc:
+            raise self._precondition(collection, exc) from None
         headers = self._entity_headers(collection, stored, {"Content-Type": _JSON})
         return 200, headers, _encode(stored)
 
@@ -295,26 +300,72 @@ class RestApi:
     ) -> tuple[int, dict[str, str], str]:
         data = {collection.id_attribute: item_id}
         options = self._write_options(collection, request)
-        self.proxy.delete(entity_class=collection.entity_class, data=data, **options)
+        try:
+            self.proxy.delete(entity_class=collection.entity_class, data=data, **options)
+        except PreconditionFailed as exc:
+            raise self._precondition(collection, exc) from None
         return 204, {}, ""
 
-    # -- versions (issue 12) plug in here -------------------------------------------------------
+    def _merge_and_put(
+        self, collection: _Collection, item_id: Any, patch: Item, options: dict[str, Any]
+    ) -> Item:
+        """A merge patch that removes attributes (null) or merges into objects needs the
+        stored item: read it, apply the patch, write the result as a replacement. For a
+        versioned entity the write is conditional on the version read (or the one If-Match
+        names), so a change made in between is never overwritten: it is a 412. Unversioned,
+        the last writer wins, as with PUT."""
+        entity_class = collection.entity_class
+        key = {collection.id_attribute: item_id}
+        current = self.proxy.get(entity_class=entity_class, data=key)
+        if current is None:
+            raise HttpError(404, f"no {collection.name} with id {item_id!r}")
+        if collection.version_attribute is not None and "if_match" not in options:
+            options = {"if_match": current[collection.version_attribute]}
+        merged = merge_patch(entity_class.own_attributes(current), patch)
+        return self.proxy.put(entity_class=entity_class, data=merged, **options)
+
+    # -- versions: ETag and If-Match -------------------------------------------------------------
 
     @staticmethod
     def _write_options(collection: _Collection, request: Request) -> dict[str, Any]:
-        """Keyword arguments of the ``put``/``patch``/``delete`` calls taken from the
-        request's headers. Versions (issue 12) add ``if_match`` here, from ``If-Match``."""
-        return {}
-
-    # -- responses -------------------------------------------------------------------------------
+        """``if_match`` for the ``put``/``patch``/``delete`` call, from ``If-Match``: one ETag
+        this API gave (``"3"``; a weak ``W/"3"`` too), or ``*`` (any stored version: what
+        these verbs require anyway). An entity without versions has no ETag to match."""
+        given = request.headers.get("if-match")
+        if given is None or given.strip() == "*":
+            return {}
+        text = given.strip()
+        if text.startswith("W/"):
+            text = text[2:]
+        version = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else ""
+        if not version.isdigit() or not version.isascii():
+            raise HttpError(400, f"If-Match must be one ETag this API gave, not {given!r}")
+        if collection.version_attribute is None:
+            raise HttpError(412, f"{collection.name} items have no versions: no ETag matches")
+        return {"if_match": int(version)}
 
     @staticmethod
     def _entity_headers(
         collection: _Collection, data: Item, headers: dict[str, str]
     ) -> dict[str, str]:
-        """The headers of a response that carries one entity. Versions (issue 12) add the
-        ``ETag`` here, from ``data``'s version attribute."""
+        """The headers of a response that carries one entity: its ``ETag`` (the version) when
+        the entity type is versioned."""
+        etag = collection.etag(data)
+        if etag is not None:
+            headers["ETag"] = etag
         return headers
+
+    @staticmethod
+    def _precondition(collection: _Collection, exc: PreconditionFailed) -> HttpError:
+        """A 412 that carries the stored entity and its ETag, so the client can merge and
+        retry without another request."""
+        current = exc.current
+        headers = {}
+        if current is not None:
+            etag = collection.etag(current)
+            if etag is not None:
+                headers["ETag"] = etag
+        return HttpError(412, str(exc), headers=headers, current=current)
 
     @staticmethod
     def _problem(request: Optional[Request], exc: Exception, context: Any) -> dict[str, Any]:

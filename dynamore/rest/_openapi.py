@@ -101,6 +101,10 @@ def _problem_schema() -> dict[str, Any]:
             "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
             "request_id": {"type": "string"},
+            "current": {
+                "type": "object",
+                "description": "the stored entity an If-Match did not match (412)",
+            },
             "errors": {
                 "type": "array",
                 "description": "what failed validation (422)",
@@ -125,6 +129,10 @@ def _headers() -> dict[str, Any]:
         "Location": {"description": "the created entity's URL", "schema": text},
         "RetryAfter": {"description": "seconds to wait before retrying", "schema": seconds},
         "Allow": {"description": "the methods the resource takes", "schema": text},
+        "ETag": {
+            "description": "the entity's version, quoted: send it back in If-Match",
+            "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+        },
     }
 
 
@@ -136,6 +144,8 @@ def _problem_responses() -> dict[str, Any]:
             headers["Retry-After"] = _ref("RetryAfter", "headers")
         if status == 405:
             headers["Allow"] = _ref("Allow", "headers")
+        if status == 412:
+            headers["ETag"] = _ref("ETag", "headers")  # the stored version, when there is one
         out[f"Problem{status}"] = {
             "description": title,
             "headers": headers,
@@ -262,7 +272,23 @@ def _paths_for(collection: _Collection, component: str) -> dict[str, Any]:
             _JSON: {"schema": _ref(f"{component}Patch")},
         },
     }
-    entity_ok = _ok(f"the {name}", _ref(component))
+    versioned = collection.version_attribute is not None
+    etag = {"ETag": _ref("ETag", "headers")} if versioned else {}
+    entity_ok = _ok(f"the {name}", _ref(component), **etag)
+    # A write conditional on the version a client holds (versioned types only).
+    if_match = (
+        [
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": False,
+                "description": "write only if the stored version has this ETag (else 412)",
+                "schema": {"type": "string"},
+            }
+        ]
+        if versioned
+        else []
+    )
     return {
         f"/{name}": {
             "get": {
@@ -280,6 +306,7 @@ def _paths_for(collection: _Collection, component: str) -> dict[str, Any]:
                         f"the stored {name}",
                         _ref(component),
                         Location=_ref("Location", "headers"),
+                        **etag,
                     ),
                     **_statuses(400, 409, 412, 413, 415, 422),
                 },
@@ -303,18 +330,21 @@ def _paths_for(collection: _Collection, component: str) -> dict[str, Any]:
             "put": {
                 "operationId": f"replace_{component}",
                 "summary": f"replace a {name}",
+                "parameters": if_match,
                 "requestBody": body,
                 "responses": {"200": entity_ok, **_statuses(400, 404, 409, 412, 413, 415, 422)},
             },
             "patch": {
                 "operationId": f"patch_{component}",
                 "summary": f"change some attributes of a {name} (JSON Merge Patch)",
+                "parameters": if_match,
                 "requestBody": patch_body,
                 "responses": {"200": entity_ok, **_statuses(400, 404, 409, 412, 413, 415, 422)},
             },
             "delete": {
                 "operationId": f"delete_{component}",
                 "summary": f"delete a {name}",
+                "parameters": if_match,
                 "responses": {
                     "204": {
                         "description": "deleted",

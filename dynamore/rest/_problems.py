@@ -58,7 +58,8 @@ TITLES = {
 
 class HttpError(Exception):
     """An error the REST layer finds itself: ``status`` and ``detail``; ``headers`` to add
-    (``Allow`` for a 405); ``errors``, a list of ``{"path", "message"}`` for a 422."""
+    (``Allow`` for a 405); ``errors``, a list of ``{"path", "message"}`` for a 422; ``current``,
+    the stored entity a 412 was about (its ``ETag`` goes into ``headers``)."""
 
     def __init__(
         self,
@@ -67,12 +68,14 @@ class HttpError(Exception):
         *,
         headers: Optional[dict[str, str]] = None,
         errors: Optional[list[dict[str, str]]] = None,
+        current: Optional[dict[str, Any]] = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
         self.errors = errors
+        self.current = current
 
 
 class Problem:
@@ -91,6 +94,7 @@ def _problem(
     detail: str,
     headers: Optional[dict[str, str]] = None,
     errors: Optional[list[dict[str, str]]] = None,
+    current: Optional[dict[str, Any]] = None,
 ) -> Problem:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE,
@@ -100,6 +104,8 @@ def _problem(
     }
     if errors is not None:
         body["errors"] = errors
+    if current is not None:
+        body["current"] = current
     extra = dict(headers or {})
     if status in (429, 503):
         extra["Retry-After"] = str(RETRY_AFTER)
@@ -117,7 +123,7 @@ def problem_for(exc: BaseException, *, query: bool = False, request_id: str = ""
     """The problem ``exc`` stands for. ``query``: a ValidationError is about the query string
     (400), not about entity data (422). ``request_id`` goes into the log record of a 500."""
     if isinstance(exc, HttpError):
-        return _problem(exc.status, exc.detail, exc.headers, exc.errors)
+        return _problem(exc.status, exc.detail, exc.headers, exc.errors, exc.current)
     if isinstance(exc, InvalidCursor):
         return _problem(400, f"invalid cursor: {exc.rule}")
     if isinstance(exc, ValidationError):
