@@ -22,7 +22,9 @@ import socket
 import weakref
 from typing import NamedTuple, Protocol, TypeVar
 
-__all__ = ["SOCKET_OPTIONS", "BaseTransport", "Response", "Transport"]
+from dynamore.exceptions import ConnectError
+
+__all__ = ["SOCKET_OPTIONS", "BaseTransport", "Response", "Transport", "certificate_refused"]
 
 
 class Response(NamedTuple):
@@ -103,6 +105,17 @@ def _socket_options() -> tuple[tuple[int, int, int], ...]:
 #: ``setsockopt`` arguments of every connection either transport opens: TCP_NODELAY and TCP
 #: keepalive (with its timings where the system lets them be set).
 SOCKET_OPTIONS: tuple[tuple[int, int, int], ...] = _socket_options()
+
+
+def certificate_refused(url: str, error: BaseException, trust: str) -> ConnectError:
+    """The error for a TLS certificate that failed verification (``error`` is the
+    ``ssl.SSLCertVerificationError``): nothing was sent; the message names the reason (an
+    unknown CA, a host name the certificate does not cover, an expired certificate ...) and
+    the CAs that were trusted, since that is what usually needs fixing."""
+    reason = getattr(error, "verify_message", None) or str(error)
+    return ConnectError(
+        f"cannot connect to {url}: its TLS certificate was refused ({reason}); trusted CAs: {trust}"
+    )
 
 
 _T = TypeVar("_T", bound="BaseTransport")

@@ -40,7 +40,12 @@ from dynamore._config import (
     resolve_ca_bundle,
 )
 from dynamore._log import debug
-from dynamore._transports.base import SOCKET_OPTIONS, BaseTransport, Response
+from dynamore._transports.base import (
+    SOCKET_OPTIONS,
+    BaseTransport,
+    Response,
+    certificate_refused,
+)
 from dynamore._transports.http11 import ResponseParser, request_head
 from dynamore.exceptions import (
     ConfigurationError,
@@ -67,17 +72,18 @@ def _abandon(sock: socket.socket) -> None:
             os.close(fd)
 
 
-def _default_ssl_context() -> ssl.SSLContext:
+def _default_ssl_context() -> tuple[ssl.SSLContext, str]:
     """A verifying client context trusting the configured CA bundle (``AWS_CA_BUNDLE`` >
-    the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``), else the system's store."""
+    the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``), else the system's store; and
+    which of them it trusts, for error messages."""
     bundle = resolve_ca_bundle()
     if bundle is None:
-        return ssl.create_default_context()
+        return ssl.create_default_context(), "the system's CA store"
     path, source = bundle
     try:
         if os.path.isdir(path):
-            return ssl.create_default_context(capath=path)
-        return ssl.create_default_context(cafile=path)
+            return ssl.create_default_context(capath=path), f"{source}={path}"
+        return ssl.create_default_context(cafile=path), f"{source}={path}"
     except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(f"{source}={path!r} cannot be loaded: {exc}") from exc
 
@@ -151,8 +157,11 @@ class NativeTransport(BaseTransport):
         self._address = (endpoint.host, endpoint.port)
         self._host = endpoint.host
         self._ssl_context: Optional[ssl.SSLContext] = None
+        self._trust = "the given ssl_context"
         if endpoint.scheme == "https":
-            self._ssl_context = ssl_context or _default_ssl_context()
+            if ssl_context is None:
+                ssl_context, self._trust = _default_ssl_context()
+            self._ssl_context = ssl_context
         self._clock = clock
         self._reset_pool()
         # Bumped by close(): a busy socket from an older generation is closed on return.
@@ -196,6 +205,19 @@ class NativeTransport(BaseTransport):
 
     def __repr__(self) -> str:
         return f"<NativeTransport {self.url} idle={self.idle} active={self.active}>"
+
+    def prewarm(self, connections: int = 1) -> None:
+        """Open connections ahead of the first requests (DNS, TCP, TLS handshake), up to
+        ``connections`` idle ones in the pool; pooled ones found dead are replaced. For a
+        Lambda's INIT phase, through :meth:`dynamore.Client.prewarm`."""
+        wanted = min(positive_count("connections", connections), self._max)
+        held = []
+        try:
+            for _ in range(wanted):
+                held.append(self._acquire()[:2])
+        finally:
+            for sock, generation in held:
+                self._release(sock, generation, True)
 
     def _close_connections(self) -> None:
         with self._cond:
@@ -382,6 +404,9 @@ class NativeTransport(BaseTransport):
             raise ConnectError(
                 f"TLS handshake with {self.url} took more than {self._connect_timeout} s"
             ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise certificate_refused(self.url, exc, self._trust) from exc
         except OSError as exc:
             sock.close()
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
