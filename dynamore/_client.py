@@ -27,6 +27,7 @@ from dynamore._config import (
     resolve_region,
 )
 from dynamore._credentials import resolve_credentials
+from dynamore._lambda import prewarm_client, register_when_snapstart
 from dynamore._payloads import (
     Item,
     Names,
@@ -158,6 +159,7 @@ class Client:
             retry=policy,
             decode_item=self._decode_item,
         )
+        register_when_snapstart()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -214,6 +216,12 @@ class Client:
         if av_map is None:
             return None
         return self._decode_item(av_map)
+
+    def prewarm(self) -> None:
+        """Pay now what the first request would: credentials, the signing key, an open
+        connection (DNS, TCP, TLS). Call it at module level in a Lambda (the INIT phase);
+        see :func:`dynamore.prewarm` for a DynamoDbProxy and its table check."""
+        prewarm_client(self)
 
     def close(self) -> None:
         """Close every connection. The client must not be used afterwards."""
