@@ -20,10 +20,11 @@ foreground and prints its URL (what ``process=True`` starts).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import ipaddress
+import select
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from dynamore._config import Endpoint
 __all__ = ["Certificates", "TLSProxy", "make_certificates"]
 
 _CHUNK = 65536
-_STARTUP_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
 
 
 class Certificates(NamedTuple):
@@ -107,103 +108,113 @@ def make_certificates(
     return Certificates(folder / "ca.pem", folder / "server.pem", folder / "server.key")
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy bytes one way until EOF or failure, then close the far side: HTTP needs no
-    half-closed connections, and a closed side ends the other pump too."""
-    try:
-        while True:
-            data = await reader.read(_CHUNK)
+def _relay(client: ssl.SSLSocket, upstream: socket.socket) -> None:
+    """Pass bytes both ways until either side closes. One thread owns both sockets (an
+    ``SSLSocket`` must not be read and written by two threads at once); ``pending()`` holds
+    TLS bytes already decrypted that ``select`` cannot see."""
+    while True:
+        if not client.pending():
+            readable, _, _ = select.select([client, upstream], [], [])
+        else:
+            readable = [client]
+        for sock in readable:
+            data = sock.recv(_CHUNK)
             if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-    except (OSError, ssl.SSLError):
-        pass
-    finally:
-        writer.close()
+                return
+            (upstream if sock is client else client).sendall(data)
 
 
 class _Server:
-    """The asyncio side of the proxy: one pair of pumps per accepted connection."""
+    """Accepts on one or two loopback listeners; one thread per connection."""
 
-    def __init__(self, upstream: tuple[str, int], context: ssl.SSLContext) -> None:
+    def __init__(self, upstream: tuple[str, int], context: ssl.SSLContext, host: str) -> None:
         self._upstream = upstream
         self._context = context
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Every connection's transport, both sides: stop() aborts whatever is still open.
-        self._transports: list[asyncio.WriteTransport] = []
-
-    async def start(self, host: str) -> tuple[list[asyncio.Server], int]:
-        # One port on every loopback address the host name has (127.0.0.1, often ::1 too),
-        # so a client trying ::1 first is not refused before it tries 127.0.0.1.
-        first = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._context)
-        port = int(first.sockets[0].getsockname()[1])
-        servers = [first]
-        if host == "localhost":
+        self._lock = threading.Lock()
+        self._socks: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        first = socket.create_server(("127.0.0.1", 0))
+        self.port = int(first.getsockname()[1])
+        self._listeners = [first]
+        # The same port on ::1 too: a client trying ::1 first (localhost often resolves to
+        # it first) is not refused before it tries 127.0.0.1.
+        if host == "localhost" and socket.has_ipv6:
             with contextlib.suppress(OSError):
-                servers.append(
-                    await asyncio.start_server(self._handle, "::1", port, ssl=self._context)
+                self._listeners.append(
+                    socket.create_server(("::1", self.port), family=socket.AF_INET6)
                 )
-        return servers, port
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._transports.append(writer.transport)
-        up_writer: Optional[asyncio.StreamWriter] = None
+    def start(self) -> None:
+        for listener in self._listeners:
+            self._spawn(self._accept, listener)
+
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _track(self, sock: socket.socket) -> bool:
+        with self._lock:
+            if self._stopping:
+                return False
+            self._socks.add(sock)
+            return True
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return  # the listener was closed: stopping
+            if not self._track(sock):
+                sock.close()
+                return
+            self._spawn(self._serve, sock)
+
+    def _serve(self, sock: socket.socket) -> None:
+        opened: list[socket.socket] = [sock]
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self._upstream)
-            self._transports.append(up_writer.transport)
-            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
-        except OSError:
+            # The handshake takes the descriptor over: from here on the TLS socket is the
+            # one to shut down at stop().
+            client = self._context.wrap_socket(sock, server_side=True)
+            opened.append(client)
+            self._track(client)
+            upstream = socket.create_connection(self._upstream)
+            opened.append(upstream)
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._track(upstream):
+                _relay(client, upstream)
+        except OSError:  # a refused certificate, a reset, the stop: the connection ends
             pass
         finally:
-            writer.close()
-            if up_writer is not None:
-                up_writer.close()
-            self._tasks.discard(task)
+            for each in opened:
+                each.close()
 
-    async def close_connections(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        # A closed TLS transport waits for the client's close_notify before it closes its
-        # socket; at the end nothing may be left waiting, so every transport is aborted.
-        for transport in self._transports:
-            transport.abort()
-        self._transports.clear()
-        for _ in range(3):  # the callbacks that close the sockets
-            await asyncio.sleep(0)
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            socks, self._socks = list(self._socks), set()
+            threads = list(self._threads)
+        for listener in self._listeners:
+            # shutdown() wakes a thread blocked in accept(); close() alone may not.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the relay's select()
+        for thread in threads:
+            thread.join(_STOP_TIMEOUT)
+        for sock in socks:
+            sock.close()
 
 
-async def _serve(
-    upstream: tuple[str, int],
-    certificates: Certificates,
-    host: str,
-    started: Optional[threading.Event],
-    on_port: Callable[[int], None],
-    stop: Optional[asyncio.Event],
-) -> None:
+def _server(upstream: tuple[str, int], certificates: Certificates, host: str) -> _Server:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificates.cert, certificates.key)
-    server = _Server(upstream, context)
-    servers, port = await server.start(host)
-    on_port(port)
-    if started is not None:
-        started.set()
-    try:
-        if stop is None:
-            await asyncio.Event().wait()  # until the process is ended
-        else:
-            await stop.wait()
-    finally:
-        for listener in servers:
-            listener.close()
-        await server.close_connections()
-        for listener in servers:
-            await listener.wait_closed()
+    return _Server(upstream, context, host)
 
 
 class TLSProxy:
@@ -240,10 +251,7 @@ class TLSProxy:
         self._process = process
         self._folder: Optional[tempfile.TemporaryDirectory[str]] = None
         self._child: Optional[subprocess.Popen[str]] = None
-        self._thread: Optional[threading.Thread] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._stop: Optional[asyncio.Event] = None
-        self._failure: Optional[BaseException] = None
+        self._server: Optional[_Server] = None
 
     @property
     def certificates(self) -> Certificates:
@@ -290,7 +298,9 @@ class TLSProxy:
             if self._process:
                 self._start_process()
             else:
-                self._start_thread()
+                self._server = _server(self._upstream, self._certificates, self.host)
+                self._server.start()
+                self.port = self._server.port
         except BaseException:
             self.stop()
             raise
@@ -308,40 +318,6 @@ class TLSProxy:
             raise RuntimeError(f"the TLS proxy process did not start (it said {line!r})")
         self.port = int(line.rsplit(":", 1)[1])
 
-    def _start_thread(self) -> None:
-        started = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(started,), name="dynamore-tls-proxy", daemon=True
-        )
-        self._thread.start()
-        started.wait(_STARTUP_TIMEOUT)
-        if self._failure is not None:
-            raise RuntimeError(f"the TLS proxy did not start: {self._failure}")
-        if not self.port:
-            raise RuntimeError("the TLS proxy did not start in time")
-
-    def _run(self, started: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main(started))
-        except BaseException as exc:
-            self._failure = exc
-            started.set()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _main(self, started: threading.Event) -> None:
-        # Made here: on Python 3.9 an Event binds to the loop current at its creation.
-        self._stop = asyncio.Event()
-        await _serve(
-            self._upstream, self.certificates, self.host, started, self._set_port, self._stop
-        )
-
-    def _set_port(self, port: int) -> None:
-        self.port = port
-
     def stop(self) -> None:
         """Stop listening, close every connection and remove certificates made here."""
         if self._child is not None:
@@ -350,13 +326,9 @@ class TLSProxy:
             if self._child.stdout is not None:
                 self._child.stdout.close()
             self._child = None
-        if self._thread is not None:
-            loop, stop = self._loop, self._stop
-            if loop is not None and stop is not None and not loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # the loop ended meanwhile
-                    loop.call_soon_threadsafe(stop.set)
-            self._thread.join(_STARTUP_TIMEOUT)
-            self._thread = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
         self.port = 0
         if self._folder is not None:
             self._folder.cleanup()
@@ -374,13 +346,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     endpoint = Endpoint.parse(args.upstream)
     certificates = Certificates(args.cert, args.cert, args.key)
-
-    def announce(port: int) -> None:
-        print(f"https://{args.host}:{port}", flush=True)
-
-    asyncio.run(
-        _serve((endpoint.host, endpoint.port), certificates, args.host, None, announce, None)
-    )
+    server = _server((endpoint.host, endpoint.port), certificates, args.host)
+    server.start()
+    print(f"https://{args.host}:{server.port}", flush=True)
+    threading.Event().wait()  # until the process is ended
     return 0
 
 
