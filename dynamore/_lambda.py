@@ -26,9 +26,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Union, cast
 
-from dynamore import _credentials
+from dynamore._credentials import _live as _live_providers
 from dynamore._log import debug
-from dynamore._transports import base
+from dynamore._transports.base import _live as _live_transports
 
 if TYPE_CHECKING:
     from dynamore._client import Client
@@ -78,10 +78,10 @@ def after_restore() -> None:
     it): close the pooled connections of every transport of this process and read every
     client's credentials again from where they came from. Requests after it open new
     connections. Registered with the Lambda runtime by itself; safe to call by hand."""
-    transports = list(base._live)
+    transports = list(_live_transports)
     for transport in transports:
         transport.close()
-    providers = list(_credentials._live)
+    providers = list(_live_providers)
     for provider in providers:
         provider.reload()
     debug(
