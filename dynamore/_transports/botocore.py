@@ -24,9 +24,6 @@ from dynamore._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
-    Endpoint,
-    positive_count,
-    positive_seconds,
     resolve_ca_bundle,
 )
 from dynamore._log import debug
@@ -93,19 +90,20 @@ class BotocoreTransport(BaseTransport):
         session: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        scheme = Endpoint.parse(url).scheme
-        timeout = (
-            positive_seconds("connect_timeout", connect_timeout),
-            positive_seconds("read_timeout", read_timeout),
+        super().__init__(
+            url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            max_idle_time=max_idle_time,
         )
-        positive_count("max_connections", max_connections)
-        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
+        scheme = self.endpoint.scheme
+        timeout = (self.connect_timeout, self.read_timeout)
         import botocore.exceptions
         from botocore.awsrequest import AWSPreparedRequest
         from botocore.httpsession import URLLib3Session
         from botocore.utils import get_environ_proxies
 
-        super().__init__(url)
         self._target = self.url + "/"
         self._request_cls = AWSPreparedRequest
         self._read_timeout_error = botocore.exceptions.ReadTimeoutError

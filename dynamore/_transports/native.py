@@ -34,9 +34,7 @@ from dynamore._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
-    Endpoint,
     positive_count,
-    positive_seconds,
     resolve_ca_bundle,
 )
 from dynamore._log import debug
@@ -147,11 +145,14 @@ class NativeTransport(BaseTransport):
         ssl_context: Optional[ssl.SSLContext] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        endpoint = Endpoint.parse(url)
-        self._connect_timeout = positive_seconds("connect_timeout", connect_timeout)
-        self._read_timeout = positive_seconds("read_timeout", read_timeout)
-        self._max = positive_count("max_connections", max_connections)
-        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
+        super().__init__(
+            url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            max_idle_time=max_idle_time,
+        )
+        endpoint = self.endpoint
         if ssl_context is not None and endpoint.scheme != "https":
             raise ConfigurationError(f"ssl_context given for a plain http endpoint {url!r}")
         self._address = (endpoint.host, endpoint.port)
@@ -166,7 +167,6 @@ class NativeTransport(BaseTransport):
         self._reset_pool()
         # Bumped by close(): a busy socket from an older generation is closed on return.
         self._generation = 0
-        super().__init__(url)
 
     def _reset_pool(self) -> None:
         """A new, empty pool (construction, and after a fork)."""
@@ -210,7 +210,7 @@ class NativeTransport(BaseTransport):
         """Open connections ahead of the first requests (DNS, TCP, TLS handshake), up to
         ``connections`` idle ones in the pool; pooled ones found dead are replaced. For a
         Lambda's INIT phase, through :meth:`dynamore.Client.prewarm`."""
-        wanted = min(positive_count("connections", connections), self._max)
+        wanted = min(positive_count("connections", connections), self.max_connections)
         held = []
         try:
             for _ in range(wanted):
@@ -284,7 +284,7 @@ class NativeTransport(BaseTransport):
         # socket.timeout is TimeoutError from Python 3.10 on, a separate OSError before.
         if isinstance(exc, socket.timeout):
             return ResponseTimeout(
-                f"no complete response from {self.url} within {self._read_timeout} s"
+                f"no complete response from {self.url} within {self.read_timeout} s"
             )
         return TransportError(f"connection to {self.url} failed {during}: {exc}")
 
@@ -323,10 +323,10 @@ class NativeTransport(BaseTransport):
             self._after_fork()  # forked without the at-fork hook (a fork from C code)
         stale: Optional[list[tuple[socket.socket, float]]] = None
         with self._cond:
-            if not self._idle and self._active >= self._max:
+            if not self._idle and self._active >= self.max_connections:
                 self._waiting += 1
                 try:
-                    while not self._idle and self._active >= self._max:
+                    while not self._idle and self._active >= self.max_connections:
                         self._cond.wait()
                 finally:
                     self._waiting -= 1
@@ -384,10 +384,10 @@ class NativeTransport(BaseTransport):
         """A new connection, TLS handshake done; ConnectError when there is none (nothing
         of the request has been sent then)."""
         try:
-            sock = socket.create_connection(self._address, timeout=self._connect_timeout)
+            sock = socket.create_connection(self._address, timeout=self.connect_timeout)
         except socket.timeout as exc:
             raise ConnectError(
-                f"cannot connect to {self.url} within {self._connect_timeout} s"
+                f"cannot connect to {self.url} within {self.connect_timeout} s"
             ) from exc
         except OSError as exc:
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
@@ -398,11 +398,11 @@ class NativeTransport(BaseTransport):
                 tls = self._ssl_context.wrap_socket(sock, server_hostname=self._host)
                 sock.close()  # detached by wrap_socket: this only drops the husk
                 sock = tls
-            sock.settimeout(self._read_timeout)
+            sock.settimeout(self.read_timeout)
         except socket.timeout as exc:
             sock.close()
             raise ConnectError(
-                f"TLS handshake with {self.url} took more than {self._connect_timeout} s"
+                f"TLS handshake with {self.url} took more than {self.connect_timeout} s"
             ) from exc
         except ssl.SSLCertVerificationError as exc:
             sock.close()
