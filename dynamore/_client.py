@@ -26,6 +26,7 @@ from dynamore._config import (
     resolve_region,
 )
 from dynamore._credentials import resolve_credentials
+from dynamore._lambda import prewarm_client, register_when_snapstart
 from dynamore._observe import RequestHook, with_consumed_capacity
 from dynamore._operations import (
     Page,
@@ -242,6 +243,7 @@ class Client(ClientBase):
             use_decimal=use_decimal,
             on_request=on_request,
         )
+        register_when_snapstart()
 
     def _make_transport(
         self,
@@ -320,6 +322,12 @@ class Client(ClientBase):
         {'TableNames': ['MyTable']}
         """
         return self._wire.call(operation, dict(payload))
+
+    def prewarm(self) -> None:
+        """Pay now what the first request would: credentials, the signing key, an open
+        connection (DNS, TCP, TLS). Call it at module level in a Lambda (the INIT phase);
+        see :func:`dynamore.prewarm` for a DynamoDbProxy and its table check."""
+        prewarm_client(self)
 
     def close(self) -> None:
         """Close every connection. The client must not be used afterwards."""

@@ -11,11 +11,11 @@ due.
 
 from __future__ import annotations
 
-import datetime
 import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -99,10 +99,12 @@ class CredentialProvider:
         recheck: Optional[float] = None,
         clock: Callable[[], float] = time.time,
         name: str = "custom",
+        origin: Optional[Callable[[], CredentialProvider]] = None,
     ) -> None:
         if source is None and initial is None:
             raise ConfigurationError("a CredentialProvider needs a source or initial credentials")
         self.name = name
+        self._origin = origin
         self._source = source
         self._margin = margin
         self._recheck = recheck
@@ -110,6 +112,7 @@ class CredentialProvider:
         self._lock = threading.Lock()
         first = initial if initial is not None else self._fetch()
         self._state: _State = self._state_for(first, clock())
+        _live.add(self)
 
     @classmethod
     def static(cls, credentials: Credentials, *, name: str = "explicit") -> CredentialProvider:
@@ -144,6 +147,23 @@ class CredentialProvider:
             creds = self._state[0]
             if stale is None or stale is creds:
                 self._state = (creds, -math.inf, -math.inf)
+
+    def reload(self) -> None:
+        """Read the credentials again from where they came from: for those found by
+        :func:`resolve_credentials` (the environment, botocore's chain), look them up anew;
+        for the others, ask the source again at the next :meth:`get`. Fixed credentials
+        given by hand stay. What a process thawed from a snapshot needs (see
+        :func:`dynamore.after_restore`)."""
+        if self._origin is None:
+            self.invalidate()
+            return
+        fresh = self._origin()
+        with self._lock:
+            self.name = fresh.name
+            self._source = fresh._source
+            self._recheck = fresh._recheck
+            self._state = fresh._state
+        debug("credentials re-read: now from %s", self.name)
 
     def _state_for(self, creds: Credentials, now: float) -> _State:
         if self._source is None:
@@ -204,6 +224,11 @@ class CredentialProvider:
         return creds
 
 
+# Every provider of the process, so that dynamore.after_restore() can reach them all. Weak:
+# registering must not keep a client's credentials alive.
+_live: weakref.WeakSet[CredentialProvider] = weakref.WeakSet()
+
+
 def resolve_credentials(
     explicit: object = None, *, clock: Callable[[], float] = time.time
 ) -> CredentialProvider:
@@ -221,10 +246,9 @@ def resolve_credentials(
     """
     if explicit is not None:
         return _from_explicit(explicit, clock)
-    provider = _from_environment(os.environ, clock)
-    if provider is not None:
-        return provider
-    return _from_botocore_chain(clock)
+    provider = _from_environment(os.environ, clock) or _from_botocore_chain(clock)
+    provider._origin = lambda: resolve_credentials(clock=clock)
+    return provider
 
 
 def _from_explicit(explicit: object, clock: Callable[[], float]) -> CredentialProvider:
@@ -277,6 +301,11 @@ def _from_attributes(obj: object, what: str) -> Credentials:
 def _expiry_seconds(value: object) -> Optional[float]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if value is None:
+        return None
+    # Imported here: credentials from the environment (a Lambda's) never need it.
+    import datetime
+
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.timezone.utc)
@@ -338,6 +367,8 @@ def _read_environment(environ: Mapping[str, str]) -> Credentials:
 
 
 def _parse_expiration(text: str) -> float:
+    import datetime
+
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"  # fromisoformat only reads "Z" from Python 3.11 on

@@ -204,6 +204,13 @@ class DynamoDbProxy:
         check_table_keys(self.client, self.table_name, entity_class)
         self._checked.add(entity_class)
 
+    def prewarm(self, *entity_classes: EntityClass) -> None:
+        """In a Lambda's INIT phase: open the client's connection, derive its signing key and
+        run the table check for ``entity_classes`` (see :func:`dynamore.prewarm`)."""
+        from dynamore._lambda import prewarm
+
+        prewarm(self, *entity_classes)
+
     # -- verbs ----------------------------------------------------------------------------------
 
     def get(self, *, entity_class: EntityClass, data: Optional[Item] = None) -> Optional[Any]:

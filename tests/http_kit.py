@@ -12,7 +12,6 @@ import contextlib
 import json
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import zlib
@@ -23,6 +22,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from dynamore._transports.base import Response
+from dynamore.testing import make_certificates
 
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
@@ -221,61 +221,10 @@ class FakeClock:
 
 
 def make_certs(folder: Path) -> dict[str, Path]:
-    """A throw-away CA and a server certificate for ``localhost`` signed by it (openssl CLI),
-    written into ``folder``."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=dynamore test CA",
-        # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a CA must say it signs certificates.
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    )
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    )
-    (folder / "san.ext").write_text("subjectAltName=DNS:localhost\n")
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-        "-out",
-        "server.pem",
-    )
-    return {name: folder / name for name in ("ca.pem", "server.pem", "server.key")}
+    """A throw-away CA and a server certificate for ``localhost`` signed by it, written into
+    ``folder`` (:func:`dynamore.testing.make_certificates`), by file name."""
+    certs = make_certificates(folder, ("localhost",))
+    return {"ca.pem": certs.ca, "server.pem": certs.cert, "server.key": certs.key}
 
 
 def tls_server(certs: dict[str, Path], seen_names: list[Optional[str]]) -> TinyServer:

@@ -15,7 +15,7 @@ from typing import Any
 import botocore
 import pytest
 
-from dynamore._transports import make_transport, proxy_applies
+from dynamore._transports import base, make_transport, proxy_applies
 from dynamore._transports.base import BaseTransport, Response
 from dynamore._transports.botocore import BotocoreTransport
 from dynamore._transports.native import NativeTransport
@@ -249,3 +249,26 @@ def test_a_transport_must_write_send_and_its_hooks() -> None:
 
     with pytest.raises(TypeError):
         Incomplete("http://h")  # type: ignore[abstract]
+
+
+def test_a_transport_is_registered_for_forks_only_once_built() -> None:
+    # A fork while a subclass is still building its state must not run its hooks.
+    registered_during_init: list[bool] = []
+
+    class Slow(Toy):
+        def __init__(self, url: str) -> None:
+            super().__init__(url)
+            registered_during_init.append(self in base._live)
+
+    slow = Slow("http://h:1")
+    assert registered_during_init == [False]
+    assert slow in base._live
+
+
+def test_the_shared_options_are_checked_and_kept_by_the_base() -> None:
+    toy = Toy("http://h:1")
+    assert (toy.endpoint.host, toy.endpoint.port) == ("h", 1)
+    native = NativeTransport("http://h:1", read_timeout=2.5, max_connections=3)
+    assert (native.read_timeout, native.max_connections) == (2.5, 3)
+    with pytest.raises(ConfigurationError, match="^max_idle_time must be"):
+        BaseTransport.__init__(toy, "http://h:1", max_idle_time=-1)

@@ -33,9 +33,6 @@ from dynamore._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
-    Endpoint,
-    positive_count,
-    positive_seconds,
 )
 from dynamore._log import debug
 from dynamore._observe import TTFB_SINK
@@ -208,18 +205,21 @@ class AioTransport(BaseTransport):
         ssl_context: Optional[ssl.SSLContext] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        endpoint = Endpoint.parse(url)
-        self._connect_timeout = positive_seconds("connect_timeout", connect_timeout)
-        self._read_timeout = positive_seconds("read_timeout", read_timeout)
-        self._max = positive_count("max_connections", max_connections)
-        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
+        super().__init__(
+            url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            max_idle_time=max_idle_time,
+        )
+        endpoint = self.endpoint
         if ssl_context is not None and endpoint.scheme != "https":
             raise ConfigurationError(f"ssl_context given for a plain http endpoint {url!r}")
         self._host = endpoint.host
         self._port = endpoint.port
         self._ssl_context: Optional[ssl.SSLContext] = None
         if endpoint.scheme == "https":
-            self._ssl_context = ssl_context or _default_ssl_context()
+            self._ssl_context = ssl_context or _default_ssl_context()[0]
         self._clock = clock
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._watch: Optional[AsyncIterator[None]] = None
@@ -228,7 +228,6 @@ class AioTransport(BaseTransport):
         self._reset_pool()
         #: Connections opened so far (tests and benchmarks read it).
         self.opened = 0
-        super().__init__(url)
 
     def _reset_pool(self) -> None:
         self._idle: list[_Connection] = []
@@ -344,7 +343,7 @@ class AioTransport(BaseTransport):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             await self._bind(loop)
-        if not self._idle and self._active >= self._max:
+        if not self._idle and self._active >= self.max_connections:
             await self._wait_for_slot(loop)
         self._active += 1
         generation = self._generation
@@ -372,7 +371,7 @@ class AioTransport(BaseTransport):
             raise
 
     async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop) -> None:
-        while not self._idle and self._active >= self._max:
+        while not self._idle and self._active >= self.max_connections:
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
             try:
@@ -407,18 +406,18 @@ class AioTransport(BaseTransport):
         """A new connection, TLS handshake done; ConnectError when there is none (nothing
         of the request has been sent then)."""
         loop = asyncio.get_running_loop()
-        conn = _Connection(loop, self.url, self._read_timeout)
+        conn = _Connection(loop, self.url, self.read_timeout)
         extra: dict[str, Any] = {}
         if self._ssl_context is not None:
             extra = {"ssl": self._ssl_context, "server_hostname": self._host}
         try:
             await asyncio.wait_for(
                 loop.create_connection(lambda: conn, self._host, self._port, **extra),
-                self._connect_timeout,
+                self.connect_timeout,
             )
         except asyncio.TimeoutError as exc:
             raise ConnectError(
-                f"cannot connect to {self.url} within {self._connect_timeout} s"
+                f"cannot connect to {self.url} within {self.connect_timeout} s"
             ) from exc
         except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; named for clarity
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc

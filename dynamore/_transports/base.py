@@ -20,9 +20,20 @@ import abc
 import os
 import socket
 import weakref
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-__all__ = ["SOCKET_OPTIONS", "BaseTransport", "Response", "Transport"]
+from dynamore._config import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_IDLE_TIME,
+    DEFAULT_READ_TIMEOUT,
+    Endpoint,
+    positive_count,
+    positive_seconds,
+)
+from dynamore.exceptions import ConnectError
+
+__all__ = ["SOCKET_OPTIONS", "BaseTransport", "Response", "Transport", "certificate_refused"]
 
 
 class Response(NamedTuple):
@@ -105,11 +116,39 @@ def _socket_options() -> tuple[tuple[int, int, int], ...]:
 SOCKET_OPTIONS: tuple[tuple[int, int, int], ...] = _socket_options()
 
 
+def certificate_refused(url: str, error: BaseException, trust: str) -> ConnectError:
+    """The error for a TLS certificate that failed verification (``error`` is the
+    ``ssl.SSLCertVerificationError``): nothing was sent; the message names the reason (an
+    unknown CA, a host name the certificate does not cover, an expired certificate ...) and
+    the CAs that were trusted, since that is what usually needs fixing."""
+    reason = getattr(error, "verify_message", None) or str(error)
+    return ConnectError(
+        f"cannot connect to {url}: its TLS certificate was refused ({reason}); trusted CAs: {trust}"
+    )
+
+
 _T = TypeVar("_T", bound="BaseTransport")
 
 
-class BaseTransport(abc.ABC):
+class _Registered(abc.ABCMeta):
+    """Registers each transport for the at-fork hook once its ``__init__`` has returned, the
+    subclass's included: a fork during construction must not run the hooks of a half-built
+    transport (they use state the subclass has not set yet)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        transport = super().__call__(*args, **kwargs)
+        _live.add(transport)
+        return transport
+
+
+class BaseTransport(metaclass=_Registered):
     """The life cycle every transport shares; subclasses write :meth:`send` and two hooks.
+
+    The options every transport takes are checked here (each a number > 0, else
+    ConfigurationError naming it) and kept as attributes: ``connect_timeout``,
+    ``read_timeout`` (seconds), ``max_connections``, ``max_idle_time`` (seconds), with the
+    parsed :class:`~dynamore._config.Endpoint` of ``url``. A subclass calls
+    ``super().__init__`` first, then builds its own state.
 
     A transport is a context manager; :meth:`close` closes its connections, and a transport
     may still be used afterwards (it opens new ones). After ``fork``, the child's copy forgets
@@ -119,10 +158,22 @@ class BaseTransport(abc.ABC):
 
     url: str
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_idle_time: float = DEFAULT_MAX_IDLE_TIME,
+    ) -> None:
+        self.endpoint = Endpoint.parse(url)
         self.url = url.rstrip("/")
+        self.connect_timeout = positive_seconds("connect_timeout", connect_timeout)
+        self.read_timeout = positive_seconds("read_timeout", read_timeout)
+        self.max_connections = positive_count("max_connections", max_connections)
+        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
         self._pid = os.getpid()
-        _live.add(self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"

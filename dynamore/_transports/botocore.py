@@ -15,6 +15,7 @@ keeps no idle time per connection, so the idle limit applies to the pool as a wh
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from typing import Any, Callable, Optional, Union
 
@@ -23,13 +24,15 @@ from dynamore._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
-    Endpoint,
-    positive_count,
-    positive_seconds,
     resolve_ca_bundle,
 )
 from dynamore._log import debug
-from dynamore._transports.base import SOCKET_OPTIONS, BaseTransport, Response
+from dynamore._transports.base import (
+    SOCKET_OPTIONS,
+    BaseTransport,
+    Response,
+    certificate_refused,
+)
 from dynamore.exceptions import (
     ConfigurationError,
     ConnectError,
@@ -38,6 +41,22 @@ from dynamore.exceptions import (
 )
 
 __all__ = ["BotocoreTransport"]
+
+
+def _certificate_error(error: BaseException) -> Optional[BaseException]:
+    """The certificate verification failure behind a botocore error, if that is what it is:
+    ``ssl.SSLCertVerificationError`` (an unknown CA ...) or urllib3's own ``CertificateError``
+    (the host name of an IP address endpoint), found through the causes and arguments."""
+    seen: list[BaseException] = [error]
+    for current in seen:
+        if isinstance(current, ssl.SSLCertVerificationError) or (
+            type(current).__name__ == "CertificateError"
+        ):
+            return current
+        nested = [current.__cause__, current.__context__, *current.args]
+        nested.append(getattr(current, "kwargs", {}).get("error"))
+        seen.extend(e for e in nested if isinstance(e, BaseException) and e not in seen)
+    return None
 
 
 class BotocoreTransport(BaseTransport):
@@ -71,19 +90,20 @@ class BotocoreTransport(BaseTransport):
         session: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        scheme = Endpoint.parse(url).scheme
-        timeout = (
-            positive_seconds("connect_timeout", connect_timeout),
-            positive_seconds("read_timeout", read_timeout),
+        super().__init__(
+            url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            max_idle_time=max_idle_time,
         )
-        positive_count("max_connections", max_connections)
-        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
+        scheme = self.endpoint.scheme
+        timeout = (self.connect_timeout, self.read_timeout)
         import botocore.exceptions
         from botocore.awsrequest import AWSPreparedRequest
         from botocore.httpsession import URLLib3Session
         from botocore.utils import get_environ_proxies
 
-        super().__init__(url)
         self._target = self.url + "/"
         self._request_cls = AWSPreparedRequest
         self._read_timeout_error = botocore.exceptions.ReadTimeoutError
@@ -101,6 +121,7 @@ class BotocoreTransport(BaseTransport):
         )
         self._config_error = botocore.exceptions.InvalidProxiesConfigError
 
+        self._trust = "botocore's CA bundle" if verify in (None, True) else f"verify={verify}"
         if verify is None and scheme == "https":
             bundle = resolve_ca_bundle(session)
             if bundle is not None:
@@ -108,6 +129,7 @@ class BotocoreTransport(BaseTransport):
                 if not os.path.exists(path):
                     raise ConfigurationError(f"{source}={path!r} cannot be loaded: no such file")
                 verify = path
+                self._trust = f"{source}={path}"
         if proxies is None:
             proxies = dict(get_environ_proxies(url))
             # botocore looks up the proxy by scheme only; honour ALL_PROXY as the stdlib does.
@@ -165,6 +187,9 @@ class BotocoreTransport(BaseTransport):
         except self._connect_errors as exc:
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
         except self._client_error as exc:
+            refused = _certificate_error(exc)
+            if refused is not None:
+                raise certificate_refused(self.url, refused, self._trust) from exc
             raise TransportError(f"connection to {self.url} failed: {exc}") from exc
         except self._config_error as exc:
             raise ConfigurationError(f"bad proxy configuration: {exc}") from exc

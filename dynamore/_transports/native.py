@@ -34,13 +34,16 @@ from dynamore._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
-    Endpoint,
     positive_count,
-    positive_seconds,
     resolve_ca_bundle,
 )
 from dynamore._log import debug
-from dynamore._transports.base import SOCKET_OPTIONS, BaseTransport, Response
+from dynamore._transports.base import (
+    SOCKET_OPTIONS,
+    BaseTransport,
+    Response,
+    certificate_refused,
+)
 from dynamore._transports.http11 import ResponseParser, request_head
 from dynamore.exceptions import (
     ConfigurationError,
@@ -67,17 +70,18 @@ def _abandon(sock: socket.socket) -> None:
             os.close(fd)
 
 
-def _default_ssl_context() -> ssl.SSLContext:
+def _default_ssl_context() -> tuple[ssl.SSLContext, str]:
     """A verifying client context trusting the configured CA bundle (``AWS_CA_BUNDLE`` >
-    the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``), else the system's store."""
+    the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``), else the system's store; and
+    which of them it trusts, for error messages."""
     bundle = resolve_ca_bundle()
     if bundle is None:
-        return ssl.create_default_context()
+        return ssl.create_default_context(), "the system's CA store"
     path, source = bundle
     try:
         if os.path.isdir(path):
-            return ssl.create_default_context(capath=path)
-        return ssl.create_default_context(cafile=path)
+            return ssl.create_default_context(capath=path), f"{source}={path}"
+        return ssl.create_default_context(cafile=path), f"{source}={path}"
     except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(f"{source}={path!r} cannot be loaded: {exc}") from exc
 
@@ -141,23 +145,28 @@ class NativeTransport(BaseTransport):
         ssl_context: Optional[ssl.SSLContext] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        endpoint = Endpoint.parse(url)
-        self._connect_timeout = positive_seconds("connect_timeout", connect_timeout)
-        self._read_timeout = positive_seconds("read_timeout", read_timeout)
-        self._max = positive_count("max_connections", max_connections)
-        self.max_idle_time = positive_seconds("max_idle_time", max_idle_time)
+        super().__init__(
+            url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            max_idle_time=max_idle_time,
+        )
+        endpoint = self.endpoint
         if ssl_context is not None and endpoint.scheme != "https":
             raise ConfigurationError(f"ssl_context given for a plain http endpoint {url!r}")
         self._address = (endpoint.host, endpoint.port)
         self._host = endpoint.host
         self._ssl_context: Optional[ssl.SSLContext] = None
+        self._trust = "the given ssl_context"
         if endpoint.scheme == "https":
-            self._ssl_context = ssl_context or _default_ssl_context()
+            if ssl_context is None:
+                ssl_context, self._trust = _default_ssl_context()
+            self._ssl_context = ssl_context
         self._clock = clock
         self._reset_pool()
         # Bumped by close(): a busy socket from an older generation is closed on return.
         self._generation = 0
-        super().__init__(url)
 
     def _reset_pool(self) -> None:
         """A new, empty pool (construction, and after a fork)."""
@@ -196,6 +205,19 @@ class NativeTransport(BaseTransport):
 
     def __repr__(self) -> str:
         return f"<NativeTransport {self.url} idle={self.idle} active={self.active}>"
+
+    def prewarm(self, connections: int = 1) -> None:
+        """Open connections ahead of the first requests (DNS, TCP, TLS handshake), up to
+        ``connections`` idle ones in the pool; pooled ones found dead are replaced. For a
+        Lambda's INIT phase, through :meth:`dynamore.Client.prewarm`."""
+        wanted = min(positive_count("connections", connections), self.max_connections)
+        held = []
+        try:
+            for _ in range(wanted):
+                held.append(self._acquire()[:2])
+        finally:
+            for sock, generation in held:
+                self._release(sock, generation, True)
 
     def _close_connections(self) -> None:
         with self._cond:
@@ -262,7 +284,7 @@ class NativeTransport(BaseTransport):
         # socket.timeout is TimeoutError from Python 3.10 on, a separate OSError before.
         if isinstance(exc, socket.timeout):
             return ResponseTimeout(
-                f"no complete response from {self.url} within {self._read_timeout} s"
+                f"no complete response from {self.url} within {self.read_timeout} s"
             )
         return TransportError(f"connection to {self.url} failed {during}: {exc}")
 
@@ -301,10 +323,10 @@ class NativeTransport(BaseTransport):
             self._after_fork()  # forked without the at-fork hook (a fork from C code)
         stale: Optional[list[tuple[socket.socket, float]]] = None
         with self._cond:
-            if not self._idle and self._active >= self._max:
+            if not self._idle and self._active >= self.max_connections:
                 self._waiting += 1
                 try:
-                    while not self._idle and self._active >= self._max:
+                    while not self._idle and self._active >= self.max_connections:
                         self._cond.wait()
                 finally:
                     self._waiting -= 1
@@ -362,10 +384,10 @@ class NativeTransport(BaseTransport):
         """A new connection, TLS handshake done; ConnectError when there is none (nothing
         of the request has been sent then)."""
         try:
-            sock = socket.create_connection(self._address, timeout=self._connect_timeout)
+            sock = socket.create_connection(self._address, timeout=self.connect_timeout)
         except socket.timeout as exc:
             raise ConnectError(
-                f"cannot connect to {self.url} within {self._connect_timeout} s"
+                f"cannot connect to {self.url} within {self.connect_timeout} s"
             ) from exc
         except OSError as exc:
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
@@ -376,12 +398,15 @@ class NativeTransport(BaseTransport):
                 tls = self._ssl_context.wrap_socket(sock, server_hostname=self._host)
                 sock.close()  # detached by wrap_socket: this only drops the husk
                 sock = tls
-            sock.settimeout(self._read_timeout)
+            sock.settimeout(self.read_timeout)
         except socket.timeout as exc:
             sock.close()
             raise ConnectError(
-                f"TLS handshake with {self.url} took more than {self._connect_timeout} s"
+                f"TLS handshake with {self.url} took more than {self.connect_timeout} s"
             ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise certificate_refused(self.url, exc, self._trust) from exc
         except OSError as exc:
             sock.close()
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc

@@ -11,6 +11,9 @@ own suite does.
   its fixtures start nothing until a test asks for them) offers ``dynamore_endpoint``,
   ``dynamore_client`` and ``dynamore_table`` (a fresh table for the entity classes that the
   ``dynamore_entities`` fixture returns; override it in your ``conftest.py``).
+- :class:`TLSProxy` puts https in front of it, with a throw-away CA made per run
+  (:func:`make_certificates`, trusted through ``AWS_CA_BUNDLE``): the way a Lambda reaches
+  DynamoDB, certificate checks and TLS handshakes included.
 
 >>> from dynamore.testing import DynamoDBLocal
 >>> with DynamoDBLocal() as ddb:                     # doctest: +SKIP
@@ -27,12 +30,16 @@ from dynamore._ddblocal import (
     ensure_installed,
     free_port,
 )
+from dynamore._tlsproxy import Certificates, TLSProxy, make_certificates
 
 __all__ = [
     "NPM_PACKAGE",
+    "Certificates",
     "DynamoDBLocal",
     "LauncherError",
+    "TLSProxy",
     "default_home",
     "ensure_installed",
     "free_port",
+    "make_certificates",
 ]
