@@ -18,9 +18,9 @@ from dynamore._transports.native import NativeTransport
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 from dynamore.testing import TLSProxy
-from tests.conftest import ROOT
 from tests.faultproxy import FaultProxy
 from tests.http_kit import TinyServer, answer, clear_proxy_env, serve_forever, wait_until
+from tests.kit import ROOT
 
 ITEM_ANSWER = b'{"Item":{"PK":{"S":"a"},"SK":{"S":"b"}}}'
 

@@ -14,7 +14,14 @@ from dynamore._retry import RetryPolicy
 from dynamore.exceptions import BatchNotSettled, ValidationError
 from dynamore.loader import map_handler
 from tests.faultproxy import FaultProxy
-from tests.test_loader import INVALID, Person, row, stored_rows
+from tests.loader_kit import Person, row, stored_rows
+
+# Invalid values, with a fragment of the reason each must be rejected for.
+INVALID: list[tuple[Any, str]] = [
+    (dict(row(0), age=-1), "age: must be bigger than or equal to 0"),
+    (dict(row(0), SK="X"), "SK: is a key attribute"),
+    ("not an object", "entity data must be a dict"),
+]
 
 
 class Context:
@@ -67,7 +74,7 @@ def test_create_mode_replays_count_their_own_writes_and_report_other_data(
     client: Client, ddb_endpoint: str, table: str
 ) -> None:
     values = [row(i) for i in range(30)]
-    client.put_item(table, Person(row(7, name="someone else")).data_with_identity())
+    client.put_item(table, Person(dict(row(7), name="someone else")).data_with_identity())
     handler = map_handler(Person, table, client=client, mode="create")
     first = handler(batch(values), None)
     assert (first["written"], first["exists"], first["existing"]) == (29, 1, ["000007"])

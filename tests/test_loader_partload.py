@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from dynamore.loader import cli as _cli
-from tests.test_cli import ROOT, command, jsonl, read_rejects, stored_rows
+from tests.kit import ROOT
+from tests.loader_kit import command, jsonl, read_rejects, stored_rows
 
 
 @pytest.fixture
@@ -198,7 +199,7 @@ def test_setup_errors_are_one_line_and_start_nothing(
     (tmp_path / "DIR" / "part-0001-of-0002.json").write_text("{}")
     extra = [str(tmp_path / e) if e in ("FILE", "DIR") else e for e in extra]
     where = "-" if extra[:2] == ["--parts", "2"] and len(extra) == 2 else str(source)
-    argv = ["load", where, "--entity", "tests.test_cli:Person", "--table", "T", *extra]
+    argv = ["load", where, "--entity", "tests.loader_kit:Person", "--table", "T", *extra]
     assert _cli.main(argv) == _cli.EXIT_SETUP
     err = capsys.readouterr().err
     assert err.startswith("dynamore: error: ") and message in err and err.count("\n") == 1

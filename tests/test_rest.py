@@ -14,89 +14,13 @@ import pytest
 from dynamore import Client
 from dynamore._tables import table_definition
 from dynamore.dynamodb_proxy import DynamoDbProxy
-from dynamore.entity import Entity
 from dynamore.exceptions import ConfigurationError
 from dynamore.rest import RestApi
 from tests import ddb_admin
 from tests.faultproxy import FaultProxy
-from tests.test_rest_events import BUILDERS, alb_event, http_v2_event, rest_v1_event
+from tests.rest_kit import BUILDERS, Counter, Doc, Person, alb_event, http_v2_event, rest_v1_event
 
 CURSOR_KEY = b"rest-tests-cursor-key-0123456789"
-
-
-class Person(Entity):
-    SCHEMA = {
-        "title": "PERSON",
-        "type": "object",
-        "required": ["id_number", "name"],
-        "properties": {
-            "id_number": {"type": "string"},
-            "name": {"type": "string"},
-            "age": {"type": "integer", "minimum": 0},
-            "gender": {"type": "string", "enum": ["male", "female"]},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "address": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}, "zip": {"type": "string"}},
-            },
-        },
-        "additionalProperties": False,
-    }
-    ID_ATTRIBUTE = "id_number"
-    INDEXES = {"GSI1": {"partition": ["gender"], "sort": ["age"]}}
-
-
-class Counter(Entity):
-    """An integer id; its pre hook refuses to create a locked counter and to replace or
-    delete one that is locked (a patch may lock it)."""
-
-    SCHEMA = {
-        "title": "COUNTER",
-        "type": "object",
-        "required": ["n"],
-        "properties": {"n": {"type": "integer"}, "locked": {"type": "boolean"}},
-    }
-    ID_ATTRIBUTE = "n"
-
-    @classmethod
-    def pre(
-        cls, http_method: str, data: dict[str, Any], existing_item: Optional[dict[str, Any]] = None
-    ) -> bool:
-        if data.get("n") == 666:
-            raise RuntimeError("secret internal detail")
-        if http_method == "PATCH":
-            return True
-        return not (existing_item if http_method == "PUT" else data or {}).get("locked")
-
-
-class Doc(Entity):
-    """A versioned type: ETag and If-Match. Its ``pre`` hook runs ``on_put`` (once) before a
-    replacement is sent, to let a test change the item at that very moment."""
-
-    SCHEMA = {
-        "title": "DOC",
-        "type": "object",
-        "required": ["id"],
-        "properties": {
-            "id": {"type": "string"},
-            "title": {"type": "string"},
-            "meta": {"type": "object"},
-            "version": {"type": "integer"},
-        },
-        "additionalProperties": False,
-    }
-    ID_ATTRIBUTE = "id"
-    VERSION_ATTRIBUTE = "version"
-    on_put: Optional[Callable[[], None]] = None
-
-    @classmethod
-    def pre(
-        cls, http_method: str, data: dict[str, Any], existing_item: Optional[dict[str, Any]] = None
-    ) -> bool:
-        hook, Doc.on_put = Doc.on_put, None
-        if http_method == "PUT" and hook is not None:
-            hook()
-        return True
 
 
 Call = Callable[..., dict[str, Any]]

@@ -12,7 +12,7 @@ from dynamore.entity import Entity
 from dynamore.rest import RestApi
 from dynamore.rest._openapi import to_openapi_schema
 from dynamore.rest._problems import TITLES
-from tests.test_rest import Counter, Person
+from tests.rest_kit import Counter, Person
 
 
 class Doc(Entity):

@@ -22,7 +22,7 @@ from dynamore import Client
 from dynamore._tables import table_definition
 from dynamore.rest._serve import request_event
 from tests import ddb_admin
-from tests.test_rest import Counter, Person
+from tests.rest_kit import Counter, Person
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,7 @@ def server(ddb_endpoint: str) -> Iterator[str]:
         admin.wait_for_table(name)
     env = dict(os.environ, PYTHONPATH=str(ROOT), DYNAMORE_CURSOR_KEY="serve-test-cursor-key-123")
     command = [sys.executable, "-m", "dynamore", "serve", "--table", name, "--port", "0"]
-    command += ["--entity", "tests.test_rest:Person", "--entity", "tests.test_rest:Counter"]
+    command += ["--entity", "tests.rest_kit:Person", "--entity", "tests.rest_kit:Counter"]
     command += ["--endpoint", ddb_endpoint]
     proc = subprocess.Popen(
         command,

@@ -19,7 +19,7 @@ from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
 from dynamore.exceptions import ValidationError
 from dynamore.streams import Change, changes
 from tests import ddb_admin
-from tests.test_rest import Counter, Person
+from tests.rest_kit import Counter, Person
 
 
 class OldDoc(Entity):
