@@ -18,7 +18,7 @@ from dynamore._batch import (
     retry_rounds,
     send_writes,
 )
-from dynamore._protocol import Stats, _may_have_applied
+from dynamore._protocol import Stats, _may_have_applied, dumps
 from dynamore._retry import RetryPolicy
 from dynamore.codec import canonical_item
 from dynamore.exceptions import (
@@ -42,15 +42,12 @@ MODES = (UPSERT, CREATE)
 _QUEUE_BATCHES = 2  # per worker: enough to keep it busy while the reader fills the next
 POLL = 0.05  # seconds between looks at the stop conditions while waiting
 
-# The client's own request encoding: compact separators, UTF-8 rather than \u escapes, no
-# circular check (the codec bounds nesting).
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
-
 
 def encode_json(payload: dict[str, Any]) -> bytes:
-    """The request JSON for ``payload``; a lone surrogate in a string is a ValidationError."""
+    """The request JSON for ``payload``, by the client's own encoder; a lone surrogate in a
+    string is a ValidationError."""
     try:
-        return _dumps(payload).encode("utf-8")
+        return dumps(payload).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValidationError(
             "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
