@@ -68,6 +68,7 @@ INVALID: list[tuple[Any, str]] = [
     (row(0, extra=1), "must not contain {'extra'}"),
     (row(0, id_number="x" * 1025), "SK: the sort key (id_number) value is 1025 bytes, over"),
     (row(0, id_number=7), "id_number: must be string"),
+    (row(0, name="lone \ud800"), "lone surrogate cannot be sent"),
 ]
 
 

@@ -33,7 +33,7 @@ from dynamore.loader._checkpoint import EXISTS, FAILED, WRITTEN
 if TYPE_CHECKING:
     from dynamore._client import Client
 
-__all__ = ["CREATE", "MODES", "POLL", "UPSERT", "Outcomes", "Pending", "Run", "encode_json"]
+__all__ = ["CREATE", "MODES", "POLL", "UPSERT", "Outcomes", "Pending", "Run", "encode_json", "utf8"]
 
 UPSERT = "upsert"
 CREATE = "create"
@@ -43,15 +43,19 @@ _QUEUE_BATCHES = 2  # per worker: enough to keep it busy while the reader fills 
 POLL = 0.05  # seconds between looks at the stop conditions while waiting
 
 
-def encode_json(payload: dict[str, Any]) -> bytes:
-    """The request JSON for ``payload``, by the client's own encoder; a lone surrogate in a
-    string is a ValidationError."""
+def utf8(text: str) -> bytes:
+    """A request's JSON text as its body; a lone surrogate in a string is a ValidationError."""
     try:
-        return dumps(payload).encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValidationError(
             "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
         ) from exc
+
+
+def encode_json(payload: dict[str, Any]) -> bytes:
+    """The request body for ``payload``, by the client's own encoder (see :func:`utf8`)."""
+    return utf8(dumps(payload))
 
 
 class _WorkerSender:
