@@ -130,6 +130,12 @@ def _series(results: list[Result], sweep: str) -> dict[str, list[tuple[float, fl
     return {impl: sorted(points) for impl, points in out.items()}
 
 
+def _minor_label(value: float, _: Any) -> str:
+    # 2 and 5 between the powers of ten: enough to read a log axis, not crowded
+    text = f"{value:g}"
+    return text if text[0] in "25" else ""
+
+
 def charts(results: list[Result], out_dir: Path) -> list[Path]:
     """Draw the two sweeps as PNG charts in ``out_dir`` (log-log, one line per client, the
     ratio written at each point); returns the files written, none without matplotlib."""
@@ -138,7 +144,7 @@ def charts(results: list[Result], out_dir: Path) -> list[Path]:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import NullFormatter, ScalarFormatter
+        from matplotlib.ticker import FuncFormatter
     except ImportError:
         print("matplotlib is not installed: no charts (pip install -e '.[dev]')")
         return []
@@ -169,8 +175,8 @@ def charts(results: list[Result], out_dir: Path) -> list[Path]:
         ax.set_yscale("log")
         ax.margins(x=0.08, y=0.15)
         for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_formatter(ScalarFormatter())
-            axis.set_minor_formatter(NullFormatter())
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(_minor_label))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"Client CPU against {sweep} (labels: boto3 / dynamore)")
