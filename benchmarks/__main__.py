@@ -1,7 +1,9 @@
-"""``python -m benchmarks [--quick] [--only NAME ...] [--json PATH]``: run every benchmark module.
+"""``python -m benchmarks [--quick] [--only NAME ...] [--json PATH] [--charts DIR]``: run every
+benchmark module.
 
 Uses ``$DDB_ENDPOINT`` when set (``make bench`` sets it), else starts DynamoDB Local itself.
-Prints one ratio table per module and writes every result to a JSON file.
+Prints one ratio table per module, writes every result to a JSON file and, for each module that
+defines ``charts(results, out_dir)``, its charts (PNG) into the charts folder.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small N: a smoke run")
     parser.add_argument("--only", nargs="*", default=None, help="module names, e.g. bench_codec")
     parser.add_argument("--json", type=Path, default=Path("bench-results/results.json"))
+    parser.add_argument("--charts", type=Path, default=Path("bench-results"), help="PNG folder")
     args = parser.parse_args(argv)
     names = args.only or module_names()
     for var, value in (
@@ -69,12 +72,17 @@ def main(argv: Optional[list[str]] = None) -> int:
             results = run_module(name, ctx)
             print(format_table(results), flush=True)
             all_results.extend(results)
+            draw = getattr(importlib.import_module(f"benchmarks.{name}"), "charts", None)
+            if draw is not None:
+                for path in draw(results, args.charts):
+                    print(f"chart written to {path}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "python": sys.version.split()[0],
         "quick": args.quick,
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # a busy machine skews figures
     }
     args.json.write_text(
         json.dumps({"meta": meta, "results": [r.as_dict() for r in all_results]}, indent=2)

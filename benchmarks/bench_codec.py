@@ -4,12 +4,17 @@ Three item shapes: ``flat`` (10 scalar attributes), ``nested`` (maps in lists in
 set, a small binary) and ``list100`` (a 100-element list of small maps).
 
 The peer, ``boto3``, is what a boto3 user's item goes through, minus the JSON text step that both
-sides share (``json.dumps`` / ``json.loads`` of the body is left out of every row):
+sides share (``json.dumps`` / ``json.loads`` of the body is left out of these rows):
 
 - encode: ``TypeSerializer.serialize`` per attribute (as the ``Table`` resource does), then
   botocore's JSON serializer walking the ``PutItem`` ``Item`` shape, which base64-encodes ``B``;
 - decode: botocore's JSON parser walking the ``GetItem`` ``Item`` shape over the loaded body
   (base64-decoding ``B``), then ``TypeDeserializer.deserialize`` per attribute.
+
+The ``json`` rows take the item all the way to the request's JSON text: dynamore's
+``encode_item_json`` (one walk, what the bulk loader sends) against boto3's encode above plus
+the ``json.dumps`` botocore runs on the body; ``dynamore dict + dumps`` is the two-step way
+(``encode_item``, then the client's encoder) for reference.
 
 The resource layer's own model walk (``TransformationInjector``) is left out, which favours boto3.
 The ``boto3 types only`` rows show TypeSerializer/TypeDeserializer alone, for reference. boto3
@@ -27,7 +32,8 @@ from functools import partial
 from typing import Any
 
 from benchmarks.harness import Context, Result, Suite
-from dynamore.codec import decode_item, encode_item
+from dynamore._protocol import dumps
+from dynamore.codec import decode_item, encode_item, encode_item_json
 
 
 def shapes() -> dict[str, dict[str, Any]]:
@@ -80,6 +86,10 @@ def _for_boto3(v: Any) -> Any:
     return v
 
 
+def _two_step(item: dict[str, Any]) -> str:
+    return dumps(encode_item(item))
+
+
 class Boto3Codec:
     """boto3's encode and decode of an item, with botocore's shape walks (see module doc)."""
 
@@ -106,6 +116,9 @@ class Boto3Codec:
         self.serializer._serialize(body, self.types_encode(item), self.put_item_shape, "Item")
         return body["Item"]  # type: ignore[no-any-return]
 
+    def encode_json(self, item: dict[str, Any]) -> str:
+        return json.dumps(self.encode(item))  # botocore's JSON serializer dumps the body so
+
     def types_decode(self, parsed: dict[str, Any]) -> dict[str, Any]:
         deserialize = self.deserialize
         return {k: deserialize(v) for k, v in parsed.items()}
@@ -127,6 +140,9 @@ def run(ctx: Context) -> list[Result]:
         suite.add(f"encode {name}", "dynamore", partial(encode_item, item), ops=n)
         suite.add(f"encode {name}", "boto3", partial(boto3.encode, b_item), ops=n)
         suite.add(f"encode {name}", "boto3 types only", partial(boto3.types_encode, b_item), ops=n)
+        suite.add(f"json {name}", "dynamore", partial(encode_item_json, item), ops=n)
+        suite.add(f"json {name}", "boto3", partial(boto3.encode_json, b_item), ops=n)
+        suite.add(f"json {name}", "dynamore dict + dumps", partial(_two_step, item), ops=n)
         suite.add(f"decode {name}", "dynamore", partial(decode_item, wire), ops=n)
         suite.add(f"decode {name}", "boto3", partial(boto3.decode, wire), ops=n)
         suite.add(f"decode {name}", "boto3 types only", partial(boto3.types_decode, parsed), ops=n)

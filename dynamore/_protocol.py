@@ -52,6 +52,7 @@ ItemDecoder = Callable[[dict[str, AttributeValue]], dict[str, Any]]
 # check_circular=False: payloads come from the codec, which bounds nesting (a quarter less time).
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 _loads = json.loads
+dumps = _dumps  # the one request encoder: the bulk loader builds its bodies with it too
 
 
 class Stats:

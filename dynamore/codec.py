@@ -72,6 +72,7 @@ import binascii
 import math
 from collections.abc import Mapping, Set
 from decimal import Decimal
+from json.encoder import encode_basestring as _esc
 from typing import Any, Callable, Union
 
 from dynamore.exceptions import UnsupportedTypeError, ValidationError
@@ -83,6 +84,7 @@ __all__ = [
     "decode_item",
     "decode_value",
     "encode_item",
+    "encode_item_json",
     "encode_value",
     "item_decoder",
     "item_size",
@@ -431,6 +433,154 @@ def encode_item(item: Mapping[str, Any]) -> dict[str, AttributeValue]:
                 "", f"item of {size} bytes, over DynamoDB's limit of {MAX_ITEM_BYTES} (400 KB)"
             )
     return out
+
+
+# --- encoding straight to JSON text --------------------------------------------------------------
+#
+# The same walk as above, writing the wire JSON instead of building AttributeValue dicts for
+# json.dumps to walk again: the bulk loader's hot path (measured: half the CPU of encode_item +
+# json.dumps). The fast paths mirror _enc_map and _enc_list line for line (same checks, same
+# size units, same errors); every rarer type goes through _enc_rare and _av_json. The text is
+# exactly what the client's encoder (compact separators, UTF-8) writes for encode_item's result.
+
+
+def _json_map(m: Mapping[Any, Any], level: int) -> tuple[str, int]:
+    """(JSON text of the ``M`` body, size units) of a mapping at ``level``."""
+    if level >= MAX_DEPTH:
+        raise ValidationError("", _TOO_DEEP)
+    if "" in m:
+        raise ValidationError("", _EMPTY_NAME)
+    inner = level + 1
+    parts: list[str] = []
+    append = parts.append
+    units = 1 + 6 * len(m)
+    k: Any = None
+    try:
+        for k, x in m.items():
+            if type(k) is not str:
+                k = _key(k)
+            units += len(k)
+            t = type(x)
+            if t is str:
+                append(f'{_esc(k)}:{{"S":{_esc(x)}}}')
+                units += len(x)
+            elif t is int:
+                n = f"{x}" if _NEG_N38 < x < _N38 else _int_text(x)
+                append(f'{_esc(k)}:{{"N":"{n}"}}')
+            elif t is float:
+                n = (
+                    repr(x)
+                    if 1e-130 <= x < 1e126 or -1e126 < x <= -1e-130 or x == 0.0
+                    else _float_text(x)
+                )
+                append(f'{_esc(k)}:{{"N":"{n}"}}')
+            elif t is dict:
+                body, u = _json_map(x, inner)
+                append(f'{_esc(k)}:{{"M":{body}}}')
+                units += u
+            elif t is list:
+                body, u = _json_list(x, inner)
+                append(f'{_esc(k)}:{{"L":{body}}}')
+                units += u
+            elif t is bool:
+                append(_esc(k) + (':{"BOOL":true}' if x else ':{"BOOL":false}'))
+            elif x is None:
+                append(_esc(k) + ':{"NULL":true}')
+            else:
+                text, u = _json_rare(x, inner)
+                append(f"{_esc(k)}:{text}")
+                units += u
+    except _ERRORS as exc:
+        if type(k) is not str:
+            raise  # the key itself was refused: the error is about this map
+        raise _prefixed(exc, k) from None
+    return "{" + ",".join(parts) + "}", units
+
+
+def _json_list(seq: Any, level: int) -> tuple[str, int]:
+    """(JSON text of the ``L`` body, size units) of a list or tuple at ``level``."""
+    if level >= MAX_DEPTH:
+        raise ValidationError("", _TOO_DEEP)
+    inner = level + 1
+    parts: list[str] = []
+    append = parts.append
+    units = 1 + 6 * len(seq)
+    try:
+        for x in seq:
+            t = type(x)
+            if t is str:
+                append(f'{{"S":{_esc(x)}}}')
+                units += len(x)
+            elif t is int:
+                append(f'{{"N":"{x if _NEG_N38 < x < _N38 else _int_text(x)}"}}')
+            elif t is float:
+                n = (
+                    repr(x)
+                    if 1e-130 <= x < 1e126 or -1e126 < x <= -1e-130 or x == 0.0
+                    else _float_text(x)
+                )
+                append(f'{{"N":"{n}"}}')
+            elif t is dict:
+                body, u = _json_map(x, inner)
+                append(f'{{"M":{body}}}')
+                units += u
+            elif t is list:
+                body, u = _json_list(x, inner)
+                append(f'{{"L":{body}}}')
+                units += u
+            elif t is bool:
+                append('{"BOOL":true}' if x else '{"BOOL":false}')
+            elif x is None:
+                append('{"NULL":true}')
+            else:
+                text, u = _json_rare(x, inner)
+                append(text)
+                units += u
+    except _ERRORS as exc:
+        raise _prefixed(exc, f"[{len(parts)}]") from None
+    return "[" + ",".join(parts) + "]", units
+
+
+def _json_rare(v: Any, level: int) -> tuple[str, int]:
+    """JSON text of every type the fast paths do not know: sequences and mappings through the
+    fast paths again, the rest (sets, binary, Decimal, subclasses) as _enc_rare encodes them."""
+    if isinstance(v, (list, tuple)):
+        body, units = _json_list(v, level)
+        return f'{{"L":{body}}}', units
+    if isinstance(v, Mapping):
+        body, units = _json_map(v, level)
+        return f'{{"M":{body}}}', units
+    av, units = _enc_rare(v, level)
+    return _av_json(av), units
+
+
+def _av_json(av: AttributeValue) -> str:
+    """JSON text of a scalar or set AttributeValue (``S``, ``N``, ``B``, ``SS``, ``NS``, ``BS``)."""
+    ((tag, x),) = av.items()
+    if type(x) is list:
+        return f'{{"{tag}":[{",".join(map(_esc, x))}]}}'
+    return f'{{"{tag}":{_esc(x)}}}'
+
+
+def encode_item_json(item: Mapping[str, Any]) -> str:
+    """The JSON text of :func:`encode_item`'s result, written in one walk (no AttributeValue
+    dicts built): the same checks and errors, and exactly the text the client's request encoder
+    (compact separators, UTF-8 kept) writes for ``encode_item(item)``. A string holding a lone
+    surrogate passes here and fails when the text is encoded to UTF-8.
+
+    >>> encode_item_json({"PK": "PERSON", "age": 123, "tags": ["a", None]})
+    '{"PK":{"S":"PERSON"},"age":{"N":"123"},"tags":{"L":[{"S":"a"},{"NULL":true}]}}'
+    """
+    if type(item) is not dict and not isinstance(item, Mapping):
+        raise UnsupportedTypeError("", type(item))
+    text, units = _json_map(item, 0)
+    if units > _UNITS_LIMIT:
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            raise ValidationError(
+                "", f"item of {size} bytes, over DynamoDB's limit of {MAX_ITEM_BYTES} (400 KB)"
+            )
+    return text
 
 
 # --- item size ---------------------------------------------------------------------------------

@@ -60,3 +60,39 @@ def test_suite_interleaves_and_ratio_is_peer_over_dynamore() -> None:
     peer_line = format_table(fake).splitlines()[-1]
     assert peer_line.split()[-2:] == ["8.0x", "2.0x"]
     assert [r.impl for r in results] == ["dynamore", "peer"]
+
+
+def test_growth_charts_are_png_files_of_both_sweeps(tmp_path: Path) -> None:
+    from benchmarks.bench_growth import charts
+
+    results = [
+        Result("growth", f"put {kb} KB", impl, 1, 1, cpu, cpu, {"sweep": "item size", "bytes": kb})
+        for kb, impl, cpu in ((1, "dynamore", 10.0), (1, "boto3 resource", 70.0))
+    ] + [
+        Result("growth", "query 10 items", impl, 1, 1, cpu, cpu, extra)
+        for impl, cpu in (("dynamore", 100.0), ("boto3 resource", 900.0))
+        for extra in [{"sweep": "page size", "bytes": 10240, "items": 10}]
+    ]
+    written = charts(results, tmp_path / "charts")
+    assert sorted(p.name for p in written) == ["growth-item-size.png", "growth-page-size.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)
+
+
+def test_main_draws_the_charts_of_modules_that_have_them(
+    tmp_path: Path, ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import benchmarks.bench_harness as module
+
+    drawn: list[tuple[list[str], Path]] = []
+
+    def charts(results: list[Result], out_dir: Path) -> list[Path]:
+        drawn.append(([r.impl for r in results], out_dir))
+        return []
+
+    monkeypatch.setattr(module, "charts", charts, raising=False)
+    monkeypatch.setenv("DDB_ENDPOINT", ddb_endpoint)
+    out = tmp_path / "r.json"
+    argv = ["--quick", "--only", "bench_harness", "--json", str(out), "--charts", str(tmp_path)]
+    assert bench_main.main(argv) == 0
+    assert drawn == [(["dynamore", "json.dumps defaults"], tmp_path)]
+    assert len(json.loads(out.read_text())["meta"]["load_average"]) == 3

@@ -26,12 +26,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from dynamore import codec
+from dynamore._protocol import dumps as wire_dumps
 from dynamore.codec import (
     MAX_DEPTH,
     MAX_ITEM_BYTES,
     decode_item,
     decode_value,
     encode_item,
+    encode_item_json,
     encode_value,
     item_size,
 )
@@ -241,8 +243,9 @@ class Kind(str, Enum):
     USER = "user"
 
 
-def test_wire_form_of_each_type() -> None:
-    item = {
+def every_type_item() -> dict[str, Any]:
+    """One attribute of each type encode_item takes, subclasses and other mappings included."""
+    return {
         "s": "x",
         "i": -42,
         "f": 2.5,
@@ -263,6 +266,10 @@ def test_wire_form_of_each_type() -> None:
         "od": collections.OrderedDict(a=1),
         "proxy": types.MappingProxyType({"p": 1}),
     }
+
+
+def test_wire_form_of_each_type() -> None:
+    item = every_type_item()
     assert encode_item(item) == {
         "s": {"S": "x"},
         "i": {"N": "-42"},
@@ -367,6 +374,35 @@ def test_size_bound_is_an_upper_bound(item: dict[str, Any]) -> None:
     # encode_item skips item_size while 4 * units stays under the limit: units must bound it
     _, units = codec._enc_map(item, 0)
     assert 4 * units >= item_size(item)
+
+
+# --- encode_item_json: the same walk, written as JSON text ----------------------------------------
+
+
+def assert_json_text_agrees(item: dict[str, Any]) -> None:
+    """encode_item_json writes exactly the client's JSON of encode_item's result, with the same
+    size bound."""
+    assert encode_item_json(item) == wire_dumps(encode_item(item))
+    assert codec._json_map(item, 0)[1] == codec._enc_map(item, 0)[1]
+
+
+@given(items)
+def test_json_text_is_the_clients_json_of_encode_item(item: dict[str, Any]) -> None:
+    assert_json_text_agrees(item)
+
+
+@given(st.dictionaries(names, decimal_values, max_size=8))
+def test_json_text_of_decimal_items(item: dict[str, Any]) -> None:
+    assert_json_text_agrees(item)
+
+
+def test_json_text_of_every_type_and_edge_case() -> None:
+    item = {f"a{i}": value for i, (value, _) in enumerate(EDGE_CASES.values())}
+    item.update(every_type_item())
+    item[Kind.USER] = [Kind.USER, Color.RED, ("t", {"x"}), collections.OrderedDict(o=b"\x00")]
+    item["escapes"] = {'q"\\\n\t\x00\x7f': 'q"\\\n\t\x00\x7f\u2028é😀'}
+    assert_json_text_agrees(item)
+    assert json.loads(encode_item_json(item)) == json_trip(encode_item(item))
 
 
 # --- boto3 as an oracle ---------------------------------------------------------------------------
@@ -588,12 +624,18 @@ REJECTED: list[tuple[str, dict[str, Any], type[Exception], str, str]] = [
 ]
 
 
+ENCODERS = pytest.mark.parametrize("encode", [encode_item, encode_item_json])
+
+
+@ENCODERS
 @pytest.mark.parametrize(
     ("item", "error", "path", "rule"), [r[1:] for r in REJECTED], ids=[r[0] for r in REJECTED]
 )
-def test_rejected(item: dict[str, Any], error: type[Exception], path: str, rule: str) -> None:
+def test_rejected(
+    encode: Any, item: dict[str, Any], error: type[Exception], path: str, rule: str
+) -> None:
     with pytest.raises(error) as info:
-        encode_item(item)
+        encode(item)
     exc = info.value
     assert isinstance(exc, DynamoreError)
     assert isinstance(exc, ValueError if error is ValidationError else TypeError)
@@ -603,43 +645,49 @@ def test_rejected(item: dict[str, Any], error: type[Exception], path: str, rule:
         assert str(exc).startswith(f"{path}: ")
 
 
-def test_limits_are_inclusive() -> None:
-    encode_item({"d": deep(MAX_DEPTH - 1)})  # 31 lists, the string at level 32
-    encode_item({"d": deep(MAX_DEPTH - 1, {"s"})})  # a set is no container
-    encode_item({"d": deep(MAX_DEPTH - 2, {}, "M")})  # an empty map at level 31
+@ENCODERS
+def test_limits_are_inclusive(encode: Any) -> None:
+    encode({"d": deep(MAX_DEPTH - 1)})  # 31 lists, the string at level 32
+    encode({"d": deep(MAX_DEPTH - 1, {"s"})})  # a set is no container
+    encode({"d": deep(MAX_DEPTH - 2, {}, "M")})  # an empty map at level 31
+    with pytest.raises(ValidationError, match="deeper"):
+        encode({"d": deep(MAX_DEPTH)})
     encode_value(deep(MAX_DEPTH - 1))
     with pytest.raises(ValidationError):
         encode_value(deep(MAX_DEPTH))
     item = {"big": "x" * (MAX_ITEM_BYTES - 3)}
     assert item_size(item) == MAX_ITEM_BYTES
-    encode_item(item)
+    encode(item)
 
 
-def test_exact_size_is_computed_near_the_limit() -> None:
+@ENCODERS
+def test_exact_size_is_computed_near_the_limit(encode: Any) -> None:
     # "é" is one code point and two UTF-8 bytes: the cheap bound passes the limit long before
     # the item does, and the exact size decides
     item = {"tt": "é" * ((MAX_ITEM_BYTES - 2) // 2)}
     assert item_size(item) == MAX_ITEM_BYTES
-    encode_item(item)
+    encode(item)
     item["u"] = ""
     with pytest.raises(ValidationError, match="409601 bytes"):
-        encode_item(item)
+        encode(item)
 
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(codec).failed == 0
 
 
-def test_recursive_structure_is_refused_not_a_recursion_error() -> None:
+@ENCODERS
+def test_recursive_structure_is_refused_not_a_recursion_error(encode: Any) -> None:
     loop: list[Any] = []
     loop.append(loop)
     with pytest.raises(ValidationError, match="deeper"):
-        encode_item({"loop": loop})
+        encode({"loop": loop})
 
 
-def test_refused_top_level_values() -> None:
+@ENCODERS
+def test_refused_top_level_values(encode: Any) -> None:
     with pytest.raises(UnsupportedTypeError):
-        encode_item(["not", "a", "mapping"])  # type: ignore[arg-type]
+        encode(["not", "a", "mapping"])
     with pytest.raises(UnsupportedTypeError, match="^date has no DynamoDB attribute type$"):
         encode_value(datetime.date.today())
 

@@ -68,6 +68,7 @@ INVALID: list[tuple[Any, str]] = [
     (row(0, extra=1), "must not contain {'extra'}"),
     (row(0, id_number="x" * 1025), "SK: the sort key (id_number) value is 1025 bytes, over"),
     (row(0, id_number=7), "id_number: must be string"),
+    (row(0, name="lone \ud800"), "lone surrogate cannot be sent"),
 ]
 
 
@@ -687,3 +688,12 @@ def test_the_loader_is_exported_lazily_by_the_package() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_loader_bodies_use_the_clients_request_encoder() -> None:
+    # One request encoder (compact, UTF-8) for the client and the loader: no copy to drift.
+    from dynamore import _protocol
+
+    assert _workers.dumps is _protocol.dumps
+    payload = {"Item": {"name": {"S": "Zoë"}}}
+    assert _workers.encode_json(payload) == _protocol.dumps(payload).encode("utf-8")

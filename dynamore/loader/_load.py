@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from dynamore._batch import DEFAULT_BATCH_ATTEMPTS, MAX_WRITE_ITEMS, key_id
 from dynamore._keyschema import check_table_keys
-from dynamore.codec import encode_item
+from dynamore.codec import encode_item_json, encode_value
 from dynamore.exceptions import ValidationError
 from dynamore.loader._checkpoint import (
     EXISTS,
@@ -58,7 +58,7 @@ from dynamore.loader._checkpoint import (
     Progress,
     Reject,
 )
-from dynamore.loader._workers import MODES, POLL, UPSERT, Pending, Run, encode_json
+from dynamore.loader._workers import MODES, POLL, UPSERT, Pending, Run, utf8
 
 if TYPE_CHECKING:
     from dynamore._client import Client
@@ -292,9 +292,10 @@ class _Reader:
                 item = entity_class(data).data_with_identity()
                 if run_pre and entity_class.pre(http_method=pre_method, data=item) is False:
                     raise ValidationError("", f"refused by {entity_class.__name__}.pre")
-                wire_item = encode_item(item)
-                encoded = encode_json(wire_item)
-                key = key_id(wire_item, key_names)
+                # Straight to the wire JSON (no AttributeValue dicts): the key is read from the
+                # key attributes alone.
+                encoded = utf8(encode_item_json(item))
+                key = key_id({n: encode_value(item[n]) for n in key_names if n in item}, key_names)
                 if key is None:
                     raise ValidationError(key_names[0], "a key attribute is missing")
             except (ValueError, TypeError, RecursionError) as exc:

@@ -18,7 +18,7 @@ from dynamore._batch import (
     retry_rounds,
     send_writes,
 )
-from dynamore._protocol import Stats, _may_have_applied
+from dynamore._protocol import Stats, _may_have_applied, dumps
 from dynamore._retry import RetryPolicy
 from dynamore.codec import canonical_item
 from dynamore.exceptions import (
@@ -33,7 +33,7 @@ from dynamore.loader._checkpoint import EXISTS, FAILED, WRITTEN
 if TYPE_CHECKING:
     from dynamore._client import Client
 
-__all__ = ["CREATE", "MODES", "POLL", "UPSERT", "Outcomes", "Pending", "Run", "encode_json"]
+__all__ = ["CREATE", "MODES", "POLL", "UPSERT", "Outcomes", "Pending", "Run", "encode_json", "utf8"]
 
 UPSERT = "upsert"
 CREATE = "create"
@@ -42,19 +42,20 @@ MODES = (UPSERT, CREATE)
 _QUEUE_BATCHES = 2  # per worker: enough to keep it busy while the reader fills the next
 POLL = 0.05  # seconds between looks at the stop conditions while waiting
 
-# The client's own request encoding: compact separators, UTF-8 rather than \u escapes, no
-# circular check (the codec bounds nesting).
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
-
-def encode_json(payload: dict[str, Any]) -> bytes:
-    """The request JSON for ``payload``; a lone surrogate in a string is a ValidationError."""
+def utf8(text: str) -> bytes:
+    """A request's JSON text as its body; a lone surrogate in a string is a ValidationError."""
     try:
-        return _dumps(payload).encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValidationError(
             "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
         ) from exc
+
+
+def encode_json(payload: dict[str, Any]) -> bytes:
+    """The request body for ``payload``, by the client's own encoder (see :func:`utf8`)."""
+    return utf8(dumps(payload))
 
 
 class _WorkerSender:
