@@ -61,7 +61,7 @@ import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from benchmarks.bench_ops import ITEM, KEY, REGION, bench_table
 from benchmarks.harness import Context, Result
@@ -184,14 +184,26 @@ def lambda_layout(folder: Path) -> Iterator[tuple[str, str]]:
     yield str(python), os.pathsep.join(paths)
 
 
-def child_env(ca_bundle: Path, pythonpath: str) -> dict[str, str]:
-    """The environment of a cold-start child: Lambda's variables, trust in the run's CA."""
+def child_env(
+    ca_bundle: Optional[Path] = None,
+    pythonpath: Optional[str] = None,
+    *,
+    pycache: Optional[str] = None,
+) -> dict[str, str]:
+    """The environment of a cold-start child: Lambda's variables; trust in the run's CA when
+    ``ca_bundle`` is given; the package from ``pythonpath``; bytecode cached in ``pycache``."""
     env = dict(os.environ)
     for name in ("PYTHONPYCACHEPREFIX", "PYTHONHOME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         env.pop(name, None)
-    env["PYTHONPATH"] = pythonpath
-    env["AWS_CA_BUNDLE"] = str(ca_bundle)
-    env["SSL_CERT_FILE"] = str(ca_bundle)  # for pydynox and aiohttp (see the docstring)
+    env.pop("AWS_CA_BUNDLE", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    if ca_bundle is not None:
+        env["AWS_CA_BUNDLE"] = str(ca_bundle)
+        env["SSL_CERT_FILE"] = str(ca_bundle)  # for pydynox and aiohttp (see the docstring)
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "bench"),
         ("AWS_SECRET_ACCESS_KEY", "bench"),

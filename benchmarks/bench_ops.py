@@ -19,10 +19,13 @@ each set up the way its documentation shows:
   completion on one event loop kept for the whole run (``loop.run_until_complete``), as a
   Lambda handler calling it from sync code would.
 
-All talk https to a :class:`~dynamore.testing.TLSProxy` (its own process, so its CPU is not
-counted) in front of DynamoDB Local, with a throw-away CA trusted through ``AWS_CA_BUNDLE``
-(``SSL_CERT_FILE`` for pydynox, which does not read it; aiohttp gets an ``ssl`` context for
-it). A peer not installed for this Python is left out with a printed note.
+All but pydynox talk https to a :class:`~dynamore.testing.TLSProxy` (its own process, so its
+CPU is not counted) in front of DynamoDB Local, with a throw-away CA trusted through
+``AWS_CA_BUNDLE`` (aiohttp gets an ``ssl`` context for it). pydynox talks plain http to
+DynamoDB Local: its Rust TLS stack reads the trusted roots (``SSL_CERT_FILE``) once per
+process, so after another benchmark module has made a pydynox client it cannot trust this
+run's CA; without TLS its figures are, if anything, flattered. A peer not installed for this
+Python is left out with a printed note.
 
 The headline is client CPU (``time.process_time`` of this process, every thread): DynamoDB Local
 runs in its own JVM, so its work is not in the figure, while the wall column includes the
@@ -207,7 +210,7 @@ def run(ctx: Context) -> list[Result]:
         if installed("pydynox", "pydynox"):
             from pydynox import DynamoDBClient
 
-            rust = DynamoDBClient(endpoint_url=url, region=REGION)
+            rust = DynamoDBClient(endpoint_url=ctx.endpoint, region=REGION)  # http: see above
         if installed("aiodynamo", "aiodynamo") and installed("aiohttp", "aiodynamo (aiohttp)"):
             aio = AioDynamo(url)
             stack.callback(aio.close)

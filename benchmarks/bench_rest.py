@@ -293,7 +293,7 @@ def _cold_starts(ctx: Context, folder: str, table: str, impls: list[str]) -> lis
     names = _module_names()
     samples: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
     with tempfile.TemporaryDirectory(prefix="rest-pyc-") as pycache:
-        env = child_env(pycache)
+        env = child_env(pycache=pycache)
         env["TABLE"] = table
         env["AWS_ENDPOINT_URL_DYNAMODB"] = ctx.endpoint
         for impl in impls:  # bytecode and page cache, as a deployed package has them

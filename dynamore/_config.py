@@ -53,6 +53,13 @@ DEFAULT_MAX_ATTEMPTS = 3
 #: that makes some progress does not count against it: under throttling, partial progress is
 #: the normal shape of a batch.
 DEFAULT_BATCH_ATTEMPTS = 8
+#: Loader defaults (:func:`dynamore.loader.load`), here so that ``DynamoDbProxy.load`` can
+#: spell them out without importing the loader: worker threads; the milliseconds left at which
+#: a load with a deadline stops taking input (time for the requests in flight to finish); the
+#: rejects, failures and existing ids a report keeps (the counts are always exact).
+DEFAULT_LOAD_WORKERS = 4
+DEFAULT_DEADLINE_MARGIN_MS = 5000
+DEFAULT_KEEP = 1000
 #: Seconds to open a connection (TCP and TLS).
 DEFAULT_CONNECT_TIMEOUT = 5.0
 #: Seconds to wait for a complete response once the request is sent.

@@ -40,6 +40,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from dynamore._client import Client
+from dynamore._config import (
+    DEFAULT_BATCH_ATTEMPTS,
+    DEFAULT_DEADLINE_MARGIN_MS,
+    DEFAULT_KEEP,
+    DEFAULT_LOAD_WORKERS,
+)
 from dynamore._cursor import CursorCodec
 from dynamore._cursor import cursor_key as resolve_cursor_key
 from dynamore._keyschema import check_table_keys
@@ -72,7 +78,7 @@ from dynamore.exceptions import (
 )
 
 if TYPE_CHECKING:  # the loader is imported on first use only
-    from dynamore.loader import LoadReport
+    from dynamore.loader import Checkpoint, LoadReport, Mode, Progress, Reject
 
 __all__ = [
     "GUARDED_WRITE_ATTEMPTS",
@@ -536,11 +542,31 @@ class DynamoDbProxy:
             )
         return compiled, binding
 
-    def load(self, entity_class: EntityClass, items: Iterable[Any], **options: Any) -> LoadReport:
+    def load(
+        self,
+        entity_class: EntityClass,
+        items: Iterable[Any],
+        *,
+        mode: Mode = "upsert",
+        workers: int = DEFAULT_LOAD_WORKERS,
+        resume: Optional[Checkpoint] = None,
+        deadline: Optional[Callable[[], float]] = None,
+        deadline_margin_ms: float = DEFAULT_DEADLINE_MARGIN_MS,
+        stop: Optional[threading.Event] = None,
+        parse: Optional[Callable[[Any], Any]] = None,
+        on_reject: Optional[Callable[[Reject], None]] = None,
+        on_progress: Optional[Callable[[Progress], None]] = None,
+        progress_interval: float = 1.0,
+        on_checkpoint: Optional[Callable[[Checkpoint], None]] = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval: float = 1.0,
+        keep: int = DEFAULT_KEEP,
+        batch_attempts: int = DEFAULT_BATCH_ATTEMPTS,
+    ) -> LoadReport:
         """Bulk-load ``items`` (any iterable, read lazily) into this proxy's table: validate
         each with the entity's compiled validator and write the valid ones concurrently;
-        returns a LoadReport. The keyword options are those of :func:`dynamore.loader.load`
-        (mode, workers, deadline ...); the table check follows this proxy's ``check_table``."""
+        returns a LoadReport. The options are those of :func:`dynamore.loader.load`, which
+        documents them; the table check follows this proxy's ``check_table``."""
         from dynamore.loader import load
 
         return load(
@@ -549,7 +575,21 @@ class DynamoDbProxy:
             entity_class,
             items,
             check_table=self.check_table,
-            **options,
+            mode=mode,
+            workers=workers,
+            resume=resume,
+            deadline=deadline,
+            deadline_margin_ms=deadline_margin_ms,
+            stop=stop,
+            parse=parse,
+            on_reject=on_reject,
+            on_progress=on_progress,
+            progress_interval=progress_interval,
+            on_checkpoint=on_checkpoint,
+            checkpoint_every=checkpoint_every,
+            checkpoint_interval=checkpoint_interval,
+            keep=keep,
+            batch_attempts=batch_attempts,
         )
 
     # -- helpers --------------------------------------------------------------------------------

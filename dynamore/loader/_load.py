@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from dynamore._batch import DEFAULT_BATCH_ATTEMPTS, MAX_WRITE_ITEMS, key_id
+from dynamore._config import DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_KEEP, DEFAULT_LOAD_WORKERS
 from dynamore._keyschema import check_table_keys
 from dynamore.codec import encode_item_json, encode_value
 from dynamore.exceptions import ValidationError
@@ -77,13 +78,7 @@ __all__ = [
 #: How a load writes: ``"upsert"`` replaces existing items, ``"create"`` reports them.
 Mode = Literal["upsert", "create"]
 
-DEFAULT_WORKERS = 4
-#: Stop when the deadline callable says fewer milliseconds than this remain: time for the
-#: requests in flight to finish.
-DEFAULT_DEADLINE_MARGIN_MS = 5000
-#: Rejects, failures and existing ids kept in the report (the counts are always exact; pass
-#: ``on_reject`` to see every one).
-DEFAULT_KEEP = 1000
+DEFAULT_WORKERS = DEFAULT_LOAD_WORKERS
 _BATCH_AGE = 0.25  # seconds an unfilled batch may wait for more input before it is sent
 _GRACE = 2.0  # seconds given to requests in flight when the load fails (not on Ctrl-C)
 
