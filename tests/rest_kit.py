@@ -35,7 +35,11 @@ class Person(Entity):
 
 class Counter(Entity):
     """An integer id; its pre hook refuses to create a locked counter and to replace or
-    delete one that is locked (a patch may lock it)."""
+    delete one that is locked (a patch may lock it). With ``bug`` set (a test of the 500
+    path), it fails like a bug for n = 666: off by default, so that an API client exploring
+    the served API (schemathesis) meets no deliberate bug."""
+
+    bug = False
 
     SCHEMA = {
         "title": "COUNTER",
@@ -49,7 +53,7 @@ class Counter(Entity):
     def pre(
         cls, http_method: str, data: dict[str, Any], existing_item: Optional[dict[str, Any]] = None
     ) -> bool:
-        if data.get("n") == 666:
+        if cls.bug and data.get("n") == 666:
             raise RuntimeError("secret internal detail")
         if http_method == "PATCH":
             return True

@@ -290,8 +290,9 @@ def test_429_and_503_say_when_to_retry(
 
 
 def test_500_only_for_a_bug_and_without_its_details(
-    api: RestApi, caplog: pytest.LogCaptureFixture
+    api: RestApi, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(Counter, "bug", True)
     with caplog.at_level(logging.ERROR, logger="dynamore.rest"):
         body = check_problem(caller(api)("POST", "/counter", {"n": 666}), 500)
     assert "secret" not in json.dumps(body) and "RuntimeError" not in json.dumps(body)
