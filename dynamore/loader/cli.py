@@ -239,8 +239,20 @@ class _Input:
     def _read(self, chunks: queue.Queue[Any]) -> None:
         rest = b""
         try:
-            # read1: whatever the pipe holds now (up to a chunk), not a wait for a full chunk.
-            read = getattr(self.stream, "read1", None) or self.stream.read
+            # Whatever the pipe holds now (up to a chunk), not a wait for a full chunk. From the
+            # file descriptor when there is one: a buffered read holds the buffer's lock while
+            # it waits, and an interpreter exiting (Ctrl-C) while this daemon thread waits
+            # aborts on that lock (Python 3.9: "could not acquire lock ... at interpreter
+            # shutdown"). Nothing else reads this stream, so its buffer is empty.
+            try:
+                fd = self.stream.fileno()
+            except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+                read = getattr(self.stream, "read1", None) or self.stream.read
+            else:
+
+                def read(size: int) -> bytes:
+                    return os.read(fd, size)
+
             while True:
                 data = read(_READ_CHUNK)
                 if not data:
