@@ -191,9 +191,7 @@ def test_a_cursor_is_bound_to_the_shard_layout(db: DynamoDbProxy) -> None:
     assert [p["id"] for p in page.items] == [f"p{i:05d}" for i in range(5, 10)]
 
 
-def test_single_item_verbs_stay_one_request(
-    ddb_endpoint: str, seeded: tuple[Client, str]
-) -> None:
+def test_single_item_verbs_stay_one_request(ddb_endpoint: str, seeded: tuple[Client, str]) -> None:
     _, name = seeded
     operations: list[str] = []
     with Client(
