@@ -21,9 +21,9 @@ An entity type keeps all its items under one partition key value (its title) unl
 Reading one item stays one request. Listing, ``query`` and ``iter`` read the N partitions
 concurrently and merge them in sort key order (see :mod:`dynamore._query`).
 
-Changing N moves items between partitions: reshard by loading every item from a class with
-the old N into a class (same schema and title) with the new N, then deleting the old
-partitions (README, "Write sharding").
+Changing N moves items between partitions: reshard by loading every item from the class with
+the old N into one with the new N and another partition value (``PERSON#3`` exists in both
+layouts), then deleting the old items (README, "Write sharding").
 
 >>> shard_of("42", 8), partition_for("PERSON", "42", 8)
 (2, 'PERSON#2')

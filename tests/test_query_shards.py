@@ -276,3 +276,38 @@ def test_fifty_thousand_loaded_items_spread_evenly_and_list_once_in_order(
             assert ids == [f"p{i:05d}" for i in range(count)]
         finally:
             ddb_admin.delete_table(ddb_endpoint, name)
+
+
+class Person16(Person):
+    """The README's resharding recipe: a new layout under another partition value."""
+
+    PARTITION_SHARDS = 16
+
+    @classmethod
+    def partition_value(cls) -> str:
+        return "PERSON.16"
+
+
+def test_the_readme_resharding_recipe_moves_every_item_once(ddb_endpoint: str) -> None:
+    name = f"s-{uuid.uuid4().hex[:12]}"
+    with Client(
+        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
+    ) as client:
+        client.call("CreateTable", table_definition(name, [Person]))
+        try:
+            client.wait_for_table(name)
+            db = DynamoDbProxy(table_name=name, client=client)
+            everyone = [person(i) for i in range(300)]
+            # From the 0.1 layout to 8 shards under the same title, then to 16 elsewhere.
+            assert db.load(Unsharded, everyone).written == 300
+            for old, new in ((Unsharded, Person), (Person, Person16)):
+                report = db.load(new, db.iter(entity_class=old, page_size=1000))
+                assert report.written == 300 and report.rejected == 0
+                for item in db.iter(entity_class=old, page_size=1000):
+                    db.delete(entity_class=old, data={"id": item["id"]})
+                assert db.get(entity_class=old) == []
+                assert db.get(entity_class=new) == everyone
+            partitions = {item["PK"] for item in stored(ddb_endpoint, name).values()}
+            assert partitions == set(Person16.partitions())
+        finally:
+            ddb_admin.delete_table(ddb_endpoint, name)
