@@ -51,8 +51,6 @@ __all__ = [
     "iter_items_async",
     "query_page",
     "query_page_async",
-    "read_all",
-    "read_all_async",
 ]
 
 #: The largest page a query returns.
@@ -333,36 +331,19 @@ def query_page(
     table: str,
     query: CompiledQuery,
     *,
-    limit: int,
-    start: Optional[Mapping[str, Any]],
-    forward: bool,
+    limit: Optional[int],
+    start: Optional[Mapping[str, Any]] = None,
+    forward: bool = True,
     partitions: Optional[tuple[str, ...]] = None,
 ) -> tuple[list[Item], Optional[dict[str, Any]]]:
-    """Up to ``limit`` raw items (with their keys) matching ``query``, from after the key
-    ``start`` (plain values, or None for the beginning), and the position (the wire-form key
-    of the last item returned) to continue from, or None when the data ended. With
-    ``partitions`` (a sharded type's, see :class:`Reader`), all of them, merged."""
+    """Up to ``limit`` raw items (with their keys; None: every one, in DynamoDB's 1 MB pages)
+    matching ``query``, from after the key ``start`` (plain values, or None for the
+    beginning), and the position (the wire-form key of the last item returned) to continue
+    from, or None when the data ended. With ``partitions`` (a sharded type's, see
+    :class:`Reader`), all of them, merged."""
     reader = Reader(table, query, forward=forward, start=start, partitions=partitions)
     items = drive(client, reader.take(limit))
     return items, reader.position()
-
-
-def read_all(
-    client: Client, table: str, query: CompiledQuery, partitions: Optional[tuple[str, ...]] = None
-) -> list[Item]:
-    """Every raw item matching ``query``, in DynamoDB's 1 MB pages, in order."""
-    return drive(client, Reader(table, query, forward=True, partitions=partitions).take(None))
-
-
-async def read_all_async(
-    client: AsyncClient,
-    table: str,
-    query: CompiledQuery,
-    partitions: Optional[tuple[str, ...]] = None,
-) -> list[Item]:
-    """:func:`read_all` on an AsyncClient."""
-    reader = Reader(table, query, forward=True, partitions=partitions)
-    return await drive_async(client, reader.take(None))
 
 
 async def query_page_async(
@@ -370,9 +351,9 @@ async def query_page_async(
     table: str,
     query: CompiledQuery,
     *,
-    limit: int,
-    start: Optional[Mapping[str, Any]],
-    forward: bool,
+    limit: Optional[int],
+    start: Optional[Mapping[str, Any]] = None,
+    forward: bool = True,
     partitions: Optional[tuple[str, ...]] = None,
 ) -> tuple[list[Item], Optional[dict[str, Any]]]:
     """:func:`query_page` on an AsyncClient."""

@@ -57,7 +57,6 @@ from dynamore._query import (
     decode_position,
     iter_items,
     query_page,
-    read_all,
 )
 from dynamore._transaction import Transaction
 from dynamore._writes import (
@@ -235,15 +234,14 @@ class DynamoDbProxy:
             ):
                 return None
             return entity_class.strip_keys(item)
-        return [
-            entity_class.strip_keys(item)
-            for item in read_all(
-                self.client,
-                self.table_name,
-                compile_query(entity_class)[0],
-                entity_class.partitions(),
-            )
-        ]
+        every, _ = query_page(
+            self.client,
+            self.table_name,
+            compile_query(entity_class)[0],
+            limit=None,
+            partitions=entity_class.partitions(),
+        )
+        return [entity_class.strip_keys(item) for item in every]
 
     def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken (by an item that has not

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import uuid
+import contextlib
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from dynamore import AsyncClient, Client, table_definition
-from dynamore._query import compile_query, iter_items_async, query_page_async, read_all_async
+from dynamore import AsyncClient, Client
+from dynamore._query import compile_query, iter_items_async, query_page_async
 from dynamore._shards import shard_of
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 from dynamore.exceptions import InvalidCursor
 from tests import ddb_admin
-from tests.kit import stored
+from tests.kit import entity_table, stored
 
 SEEDED = 1_200
 PLAIN = 150
@@ -72,28 +73,28 @@ def person(i: int) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def seeded(ddb_endpoint: str) -> Iterator[tuple[Client, str]]:
-    name = f"s-{uuid.uuid4().hex[:12]}"
-    with Client(
-        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
-    ) as client:
-        client.call("CreateTable", table_definition(name, [Person, Tag]))
-        try:
-            client.wait_for_table(name)
-            client.batch_write(
-                name, (Person(person(i)).data_with_identity() for i in range(SEEDED))
-            )
-            client.batch_write(
-                name, (Tag({"id": f"t{i:04d}"}).data_with_identity() for i in range(PLAIN))
-            )
-            yield client, name
-        finally:
-            ddb_admin.delete_table(ddb_endpoint, name)
+    people = (Person(person(i)) for i in range(SEEDED))
+    tags = (Tag({"id": f"t{i:04d}"}) for i in range(PLAIN))
+    with entity_table(ddb_endpoint, [Person, Tag], itertools.chain(people, tags)) as seeded:
+        yield seeded
 
 
 @pytest.fixture
 def db(seeded: tuple[Client, str]) -> DynamoDbProxy:
     client, name = seeded
     return DynamoDbProxy(table_name=name, client=client, cursor_key=KEY)
+
+
+@contextlib.contextmanager
+def counting_client(endpoint: str, operations: list[str]) -> Iterator[Client]:
+    """A Client that appends the name of every operation it sends to ``operations``."""
+    with Client(
+        endpoint_url=endpoint,
+        region="us-east-1",
+        credentials=("testing", "testing"),
+        on_request=lambda record: operations.append(record.operation),
+    ) as client:
+        yield client
 
 
 def pages_of(db: DynamoDbProxy, limit: int, **query: Any) -> list[list[dict[str, Any]]]:
@@ -148,12 +149,7 @@ def test_iter_reads_every_shard_lazily_in_id_order(
 ) -> None:
     _, name = seeded
     operations: list[str] = []
-    with Client(
-        endpoint_url=ddb_endpoint,
-        region="us-east-1",
-        credentials=("testing", "testing"),
-        on_request=lambda record: operations.append(record.operation),
-    ) as counted:
+    with counting_client(ddb_endpoint, operations) as counted:
         db = DynamoDbProxy(table_name=name, client=counted)
         items = db.iter(entity_class=Person, where={"group": 5}, page_size=25)
         assert operations == []  # nothing is read before the first item is asked for
@@ -194,12 +190,7 @@ def test_a_cursor_is_bound_to_the_shard_layout(db: DynamoDbProxy) -> None:
 def test_single_item_verbs_stay_one_request(ddb_endpoint: str, seeded: tuple[Client, str]) -> None:
     _, name = seeded
     operations: list[str] = []
-    with Client(
-        endpoint_url=ddb_endpoint,
-        region="us-east-1",
-        credentials=("testing", "testing"),
-        on_request=lambda record: operations.append(record.operation),
-    ) as counted:
+    with counting_client(ddb_endpoint, operations) as counted:
         db = DynamoDbProxy(table_name=name, client=counted, check_table=False)
         new = {"id": "x-1", "gender": "male", "age": 3, "group": 1}
         db.post(entity_class=Person, data=new)
@@ -227,7 +218,7 @@ def test_async_reads_of_a_sharded_type_equal_the_sync_ones(
             page = await query_page_async(
                 db, name, query, limit=30, start=None, forward=False, partitions=partitions
             )
-            every = await read_all_async(db, name, listing, partitions)
+            every, _ = await query_page_async(db, name, listing, limit=None, partitions=partitions)
             lazily = [
                 item
                 async for item in iter_items_async(
@@ -247,35 +238,27 @@ def test_async_reads_of_a_sharded_type_equal_the_sync_ones(
 def test_fifty_thousand_loaded_items_spread_evenly_and_list_once_in_order(
     ddb_endpoint: str,
 ) -> None:
-    name = f"s-{uuid.uuid4().hex[:12]}"
     count = 50_000
-    with Client(
-        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
-    ) as client:
-        client.call("CreateTable", table_definition(name, [Person]))
-        try:
-            client.wait_for_table(name)
-            db = DynamoDbProxy(table_name=name, client=client)
-            report = db.load(Person, (person(i) for i in range(count)))
-            assert report.written == count and report.rejected == 0
-            # Counted by botocore, one Query per partition: the loader spread the items.
-            admin = ddb_admin.botocore_client(ddb_endpoint)
-            per_shard = collections.Counter()
-            for partition in Person.partitions():
-                for page in admin.get_paginator("query").paginate(
-                    TableName=name,
-                    KeyConditionExpression="PK = :pk",
-                    ExpressionAttributeValues={":pk": {"S": partition}},
-                    Select="COUNT",
-                ):
-                    per_shard[partition] += page["Count"]
-            mean = count / SHARDS
-            assert sum(per_shard.values()) == count
-            assert all(abs(n - mean) <= 0.1 * mean for n in per_shard.values()), per_shard
-            ids = [item["id"] for item in db.iter(entity_class=Person, page_size=1000)]
-            assert ids == [f"p{i:05d}" for i in range(count)]
-        finally:
-            ddb_admin.delete_table(ddb_endpoint, name)
+    with entity_table(ddb_endpoint, [Person]) as (client, name):
+        db = DynamoDbProxy(table_name=name, client=client)
+        report = db.load(Person, (person(i) for i in range(count)))
+        assert report.written == count and report.rejected == 0
+        # Counted by botocore, one Query per partition: the loader spread the items.
+        admin = ddb_admin.botocore_client(ddb_endpoint)
+        per_shard = collections.Counter()
+        for partition in Person.partitions():
+            for page in admin.get_paginator("query").paginate(
+                TableName=name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": partition}},
+                Select="COUNT",
+            ):
+                per_shard[partition] += page["Count"]
+        mean = count / SHARDS
+        assert sum(per_shard.values()) == count
+        assert all(abs(n - mean) <= 0.1 * mean for n in per_shard.values()), per_shard
+        ids = [item["id"] for item in db.iter(entity_class=Person, page_size=1000)]
+        assert ids == [f"p{i:05d}" for i in range(count)]
 
 
 class Person16(Person):
@@ -289,25 +272,17 @@ class Person16(Person):
 
 
 def test_the_readme_resharding_recipe_moves_every_item_once(ddb_endpoint: str) -> None:
-    name = f"s-{uuid.uuid4().hex[:12]}"
-    with Client(
-        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
-    ) as client:
-        client.call("CreateTable", table_definition(name, [Person]))
-        try:
-            client.wait_for_table(name)
-            db = DynamoDbProxy(table_name=name, client=client)
-            everyone = [person(i) for i in range(300)]
-            # From the 0.1 layout to 8 shards under the same title, then to 16 elsewhere.
-            assert db.load(Unsharded, everyone).written == 300
-            for old, new in ((Unsharded, Person), (Person, Person16)):
-                report = db.load(new, db.iter(entity_class=old, page_size=1000))
-                assert report.written == 300 and report.rejected == 0
-                for item in db.iter(entity_class=old, page_size=1000):
-                    db.delete(entity_class=old, data={"id": item["id"]})
-                assert db.get(entity_class=old) == []
-                assert db.get(entity_class=new) == everyone
-            partitions = {item["PK"] for item in stored(ddb_endpoint, name).values()}
-            assert partitions == set(Person16.partitions())
-        finally:
-            ddb_admin.delete_table(ddb_endpoint, name)
+    with entity_table(ddb_endpoint, [Person]) as (client, name):
+        db = DynamoDbProxy(table_name=name, client=client)
+        everyone = [person(i) for i in range(300)]
+        # From the 0.1 layout to 8 shards under the same title, then to 16 elsewhere.
+        assert db.load(Unsharded, everyone).written == 300
+        for old, new in ((Unsharded, Person), (Person, Person16)):
+            report = db.load(new, db.iter(entity_class=old, page_size=1000))
+            assert report.written == 300 and report.rejected == 0
+            for item in db.iter(entity_class=old, page_size=1000):
+                db.delete(entity_class=old, data={"id": item["id"]})
+            assert db.get(entity_class=old) == []
+            assert db.get(entity_class=new) == everyone
+        partitions = {item["PK"] for item in stored(ddb_endpoint, name).values()}
+        assert partitions == set(Person16.partitions())
