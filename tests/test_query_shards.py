@@ -7,14 +7,18 @@ import asyncio
 import collections
 import contextlib
 import itertools
+import random
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dynamore import AsyncClient, Client
 from dynamore._query import compile_query, iter_items_async, query_page_async
 from dynamore._shards import shard_of
+from dynamore._where import matches
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 from dynamore.exceptions import InvalidCursor
@@ -286,3 +290,83 @@ def test_the_readme_resharding_recipe_moves_every_item_once(ddb_endpoint: str) -
             assert db.get(entity_class=new) == everyone
         partitions = {item["PK"] for item in stored(ddb_endpoint, name).values()}
         assert partitions == set(Person16.partitions())
+
+
+# --- the merge against an oracle -------------------------------------------------------------
+
+#: Ids the merge must order as DynamoDB does (UTF-8 bytes, which is code point order): digits,
+#: letters, an accent, a BMP character above every surrogate, and astral ones (which UTF-16
+#: would order before it).
+ALPHABET = "0129azAZé\ufffd\U0001f980\U00010000"
+ORACLE_ITEMS = 200
+
+
+def _layouts() -> dict[int, type[Entity]]:
+    layouts = {}
+    for shards in (1, 2, 3, 5, 16):
+        schema = dict(SCHEMA, title=f"H{shards}")
+        layouts[shards] = type(
+            f"H{shards}",
+            (Entity,),
+            {"SCHEMA": schema, "ID_ATTRIBUTE": "id", "PARTITION_SHARDS": shards},
+        )
+    return layouts
+
+
+LAYOUTS = _layouts()
+
+
+def oracle_people() -> list[dict[str, Any]]:
+    rng = random.Random(16)
+    ids = {"".join(rng.choices(ALPHABET, k=rng.randint(1, 6))) for _ in range(ORACLE_ITEMS)}
+    return [
+        {"id": id_, "gender": "male", "age": rng.randint(0, 9), "group": rng.randint(0, 9)}
+        for id_ in sorted(ids)
+    ]
+
+
+@pytest.fixture(scope="module")
+def oracle_table(ddb_endpoint: str) -> Iterator[DynamoDbProxy]:
+    """The same people stored once per layout (types H1, H2, H3, H5, H16)."""
+    items = [entity(p) for entity in LAYOUTS.values() for p in oracle_people()]
+    with entity_table(ddb_endpoint, [Person], items) as (client, name):
+        yield DynamoDbProxy(table_name=name, client=client, cursor_key=KEY)
+
+
+WHERES = st.one_of(
+    st.none(),
+    st.builds(lambda g: {"group": {"in": g}}, st.lists(st.integers(0, 9), min_size=1, max_size=3)),
+    st.builds(lambda a: {"age": {">=": a}}, st.integers(0, 10)),
+    st.builds(
+        lambda low, high: {"id": {"between": sorted([low, high])}},
+        st.text(ALPHABET, min_size=1, max_size=3),
+        st.text(ALPHABET, min_size=1, max_size=3),
+    ),
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shards=st.sampled_from(sorted(LAYOUTS)),
+    where=WHERES,
+    limit=st.integers(4, 60),
+    descending=st.booleans(),
+)
+def test_paged_merges_agree_with_the_oracle(
+    oracle_table: DynamoDbProxy, shards: int, where: Any, limit: int, descending: bool
+) -> None:
+    entity = LAYOUTS[shards]
+    pages = []
+    page = oracle_table.query(entity_class=entity, where=where, limit=limit, descending=descending)
+    pages.append(page.items)
+    while page.cursor is not None:
+        page = oracle_table.query(
+            entity_class=entity, where=where, limit=limit, descending=descending, cursor=page.cursor
+        )
+        pages.append(page.items)
+    assert all(len(p) == limit for p in pages[:-1])
+    expected = [p for p in oracle_people() if matches(p, where or {})]
+    expected.sort(key=lambda p: p["id"].encode("utf-8"), reverse=descending)
+    assert [p for items in pages for p in items] == expected
