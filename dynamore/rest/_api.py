@@ -51,7 +51,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no JSON form")
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default).encode
+# check_circular=False: every body is decoded data (JSON or DynamoDB's), which cannot hold a
+# cycle; the check cost a sixth of encoding a list page (measured: 25 items, 117 -> 93 µs).
+_encode = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=_default, check_circular=False
+).encode
 
 
 def _refuse_constant(name: str) -> Any:
