@@ -128,6 +128,7 @@ class ClientBase:
                 max_idle_time=max_idle_time,
             )
         self._decode_item: ItemDecoder = item_decoder(use_decimal=use_decimal)
+        self._decode_owned: ItemDecoder = item_decoder(use_decimal=use_decimal, in_place=True)
         self._wire = self._make_wire(
             transport=transport,
             signer=Signer(self.region, self.endpoint.host_header),
@@ -446,7 +447,8 @@ class Client(ClientBase):
     # -- query and scan ------------------------------------------------------------------------
 
     def _page(self, operation: str, payload: dict[str, Any]) -> Page:
-        return page_from(self._wire.call(operation, payload), self._decode_item)
+        # The parsed response is this call's alone: its items are decoded in place.
+        return page_from(self._wire.call(operation, payload), self._decode_item, self._decode_owned)
 
     def _pages(self, operation: str, payload: dict[str, Any]) -> Iterator[Page]:
         while True:

@@ -99,9 +99,13 @@ def item_write_payload(
     return payload
 
 
-def page_from(response: dict[str, Any], decode: ItemDecoder) -> Page:
-    """The :class:`Page` a Query or Scan answered."""
-    items = [decode(item) for item in response.get("Items", ())]
+def page_from(
+    response: dict[str, Any], decode: ItemDecoder, decode_items: Optional[ItemDecoder] = None
+) -> Page:
+    """The :class:`Page` a Query or Scan answered, its items decoded by ``decode_items`` when
+    given (an in-place decoder, for a response no one else holds: the last key, kept as
+    DynamoDB sent it, is decoded by ``decode`` into a new dict)."""
+    items = [(decode_items or decode)(item) for item in response.get("Items", ())]
     last = response.get("LastEvaluatedKey")
     return Page(
         items,

@@ -73,7 +73,7 @@ import math
 from collections.abc import Mapping, Set
 from decimal import Decimal
 from json.encoder import encode_basestring as _esc
-from typing import Any, Callable, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from dynamore.exceptions import UnsupportedTypeError, ValidationError
 
@@ -669,11 +669,19 @@ def _decode_error(exc: Exception, segment: str) -> ValidationError:
     return ValidationError(segment, rule)
 
 
+class _Decoders(NamedTuple):
+    """The decoding functions of one number policy (see :func:`_make_decoder`)."""
+
+    value: Callable[[Any], Any]
+    item: Callable[[Any], dict[str, Any]]
+    item_in_place: Callable[[Any], dict[str, Any]]
+
+
 def _make_decoder(  # noqa: C901 - one closure per tag keeps decoding free of lookups (measured)
     number: Callable[[str], Any],
-) -> tuple[Callable[[Any], Any], Callable[[Any], dict[str, Any]]]:
-    """(decode one AttributeValue, decode a map body), reading non-integral ``N`` with
-    ``number``; built twice at import (float and Decimal), never per call."""
+) -> _Decoders:
+    """The decoders reading non-integral ``N`` with ``number``; built twice at import (float
+    and Decimal), never per call."""
 
     def dec_n(x: str) -> Any:  # the rule, written out inline in the loops below
         return number(x) if "." in x or "e" in x or "E" in x else int(x)
@@ -750,11 +758,64 @@ def _make_decoder(  # noqa: C901 - one closure per tag keeps decoding free of lo
         except Exception as exc:
             raise _decode_error(exc, "") from None
 
-    return dec_value, dec_m
+    return _Decoders(dec_value, dec_m, _make_in_place_decoder(number, table))
 
 
-_dec_float, _dec_map_float = _make_decoder(float)
-_dec_decimal, _dec_map_decimal = _make_decoder(Decimal)
+def _make_in_place_decoder(
+    number: Callable[[str], Any], table: dict[str, Callable[[Any], Any]]
+) -> Callable[[Any], dict[str, Any]]:
+    """The in-place item decoder of :func:`_make_decoder`'s number policy and tag table."""
+
+    # The decoders' walk, writing each value over its AttributeValue in the map or list that
+    # held it: no new dict per item and map, no new list per list, and the freed AttributeValues
+    # are freed while still in the cache (measured on a page of 1000 items of 10 attributes:
+    # a quarter less time for parsing and decoding together).
+    def dec_m_in_place(m: dict[str, Any]) -> dict[str, Any]:
+        k = ""
+        try:
+            for k, av in m.items():
+                (tag,) = av
+                x = av[tag]
+                if tag == "S":
+                    m[k] = x
+                elif tag == "N":
+                    m[k] = number(x) if "." in x or "e" in x or "E" in x else int(x)
+                elif tag == "M":
+                    m[k] = dec_m_in_place(x)
+                elif tag == "L":
+                    m[k] = dec_l_in_place(x)
+                else:
+                    m[k] = table[tag](x)
+        except Exception as exc:
+            raise _decode_error(exc, k) from None
+        return m
+
+    def dec_l_in_place(seq: list[Any]) -> list[Any]:
+        i = 0
+        try:
+            for av in seq:
+                (tag,) = av
+                x = av[tag]
+                if tag == "S":
+                    seq[i] = x
+                elif tag == "N":
+                    seq[i] = number(x) if "." in x or "e" in x or "E" in x else int(x)
+                elif tag == "M":
+                    seq[i] = dec_m_in_place(x)
+                elif tag == "L":
+                    seq[i] = dec_l_in_place(x)
+                else:
+                    seq[i] = table[tag](x)
+                i += 1
+        except Exception as exc:
+            raise _decode_error(exc, f"[{i}]") from None
+        return seq
+
+    return dec_m_in_place
+
+
+_FLOAT = _make_decoder(float)
+_DECIMAL = _make_decoder(Decimal)
 
 
 def decode_value(av: AttributeValue, *, use_decimal: bool = False) -> Any:
@@ -763,7 +824,7 @@ def decode_value(av: AttributeValue, *, use_decimal: bool = False) -> Any:
     >>> decode_value({"NS": ["1", "2.5"]})
     {1, 2.5}
     """
-    return (_dec_decimal if use_decimal else _dec_float)(av)
+    return (_DECIMAL if use_decimal else _FLOAT).value(av)
 
 
 def decode_item(av_map: dict[str, AttributeValue], *, use_decimal: bool = False) -> dict[str, Any]:
@@ -772,7 +833,7 @@ def decode_item(av_map: dict[str, AttributeValue], *, use_decimal: bool = False)
     >>> decode_item({"PK": {"S": "PERSON"}, "age": {"N": "123"}, "w": {"N": "1.5"}})
     {'PK': 'PERSON', 'age': 123, 'w': 1.5}
     """
-    return (_dec_map_decimal if use_decimal else _dec_map_float)(av_map)
+    return (_DECIMAL if use_decimal else _FLOAT).item(av_map)
 
 
 # --- canonical form ----------------------------------------------------------------------------
@@ -823,12 +884,20 @@ def canonical_item(av_map: dict[str, AttributeValue]) -> dict[str, Any]:
 
 
 def item_decoder(
-    *, use_decimal: bool = False
+    *, use_decimal: bool = False, in_place: bool = False
 ) -> Callable[[dict[str, AttributeValue]], dict[str, Any]]:
     """:func:`decode_item` with its number policy fixed: what a client builds once and calls
     for every item (no flag passed around, no branch per call).
 
+    ``in_place=True``: the decoder turns the wire item it is given into the Python item and
+    returns that same dict (each map and list of it likewise) instead of building new ones:
+    cheaper, for wire items no one else holds, such as a response just parsed.
+
     >>> item_decoder(use_decimal=True)({"w": {"N": "1.5"}})
     {'w': Decimal('1.5')}
+    >>> wire = {"n": {"N": "3"}, "l": {"L": [{"S": "x"}]}}
+    >>> item_decoder(in_place=True)(wire) is wire, wire
+    (True, {'n': 3, 'l': ['x']})
     """
-    return _dec_map_decimal if use_decimal else _dec_map_float
+    decoders = _DECIMAL if use_decimal else _FLOAT
+    return decoders.item_in_place if in_place else decoders.item

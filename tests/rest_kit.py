@@ -108,11 +108,17 @@ def rest_v1_event(
     headers: Optional[dict[str, str]] = None,
     base64_body: bool = False,
     request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+    custom_domain: bool = False,
 ) -> dict[str, Any]:
     """API Gateway REST API, Lambda proxy integration (payload 1.0), as the docs show it:
     header names as the client sent them, both single- and multi-value maps, parameters
-    decoded, null when absent."""
-    sent = {"Accept": "*/*", "Host": "1234567890.execute-api.us-east-1.amazonaws.com"}
+    decoded, null when absent. Called on the ``execute-api`` URL, the stage (``prod``) is in
+    ``requestContext.path`` but not in ``path``; through a custom domain (``custom_domain``,
+    its API mapping standing for the stage) it is in neither."""
+    domain = (
+        "api.example.com" if custom_domain else "1234567890.execute-api.us-east-1.amazonaws.com"
+    )
+    sent = {"Accept": "*/*", "Host": domain}
     sent.update(headers or {})
     pairs = _split_query(query)
     single: dict[str, str] = {}
@@ -139,7 +145,8 @@ def rest_v1_event(
             "requestTime": "09/Apr/2015:12:34:56 +0000",
             "requestTimeEpoch": 1428582896000,
             "identity": {"sourceIp": "192.0.2.1", "userAgent": "Custom User Agent String"},
-            "path": f"/prod{path}",
+            "domainName": domain,
+            "path": path if custom_domain else f"/prod{path}",
             "resourcePath": "/{proxy+}",
             "httpMethod": method,
             "protocol": "HTTP/1.1",

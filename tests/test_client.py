@@ -197,6 +197,10 @@ def test_query_options(client: Client, table: str) -> None:
         consistent=True,
     )
     assert page.items == items[::-1][:3] and page.last_key is not None
+    # The items are decoded where they lie in the parsed answer; the last key is not: it
+    # is kept as DynamoDB sent it, for the next request, and decoded apart.
+    assert page.last_key == {"PK": "Q", "SK": "00007"}
+    assert page.wire_last_key == {"PK": {"S": "Q"}, "SK": {"S": "00007"}}
     filtered = list(
         client.query_all(
             table,

@@ -35,6 +35,7 @@ from dynamore.codec import (
     encode_item,
     encode_item_json,
     encode_value,
+    item_decoder,
     item_size,
 )
 from dynamore.exceptions import DynamoreError, UnsupportedTypeError, ValidationError
@@ -170,6 +171,15 @@ def json_trip(av: Any) -> Any:
     return json.loads(json.dumps(av))
 
 
+def decode_in_place(av: Any, *, use_decimal: bool = False) -> Any:
+    """``decode_value`` by way of the in-place item decoder (what a client's query pages use):
+    ``av`` as the one attribute of a freshly parsed item, decoded where it lies."""
+    wire = json_trip({"v": av})
+    decoded = item_decoder(use_decimal=use_decimal, in_place=True)(wire)
+    assert decoded is wire
+    return decoded["v"]
+
+
 # --- edge cases by name (issue 3) -----------------------------------------------------------------
 
 EDGE_CASES: dict[str, tuple[Any, dict[str, Any]]] = {
@@ -296,27 +306,48 @@ def test_wire_form_of_each_type() -> None:
     json.dumps(wire)  # ready for the wire as it is
 
 
-def test_decode_rules() -> None:
-    assert_same(decode_value({"N": "12"}), 12)
-    assert_same(decode_value({"N": "-12"}), -12)
-    assert_same(decode_value({"N": "1.5"}), 1.5)
-    assert_same(decode_value({"N": "1e+16"}), 1e16)
-    assert_same(decode_value({"N": "1E-7"}), 1e-7)
-    assert_same(decode_value({"N": "1.5"}, use_decimal=True), Decimal("1.5"))
-    assert_same(decode_value({"N": "12"}, use_decimal=True), 12)
+@pytest.mark.parametrize("in_place", [False, True])
+def test_decode_rules(in_place: bool) -> None:
+    decode = decode_in_place if in_place else decode_value
+    assert_same(decode({"N": "12"}), 12)
+    assert_same(decode({"N": "-12"}), -12)
+    assert_same(decode({"N": "1.5"}), 1.5)
+    assert_same(decode({"N": "1e+16"}), 1e16)
+    assert_same(decode({"N": "1E-7"}), 1e-7)
+    assert_same(decode({"N": "1.5"}, use_decimal=True), Decimal("1.5"))
+    assert_same(decode({"N": "12"}, use_decimal=True), 12)
     assert_same(
-        decode_value({"N": "0.1000000000000000000000000000000000001"}, use_decimal=True),
+        decode({"N": "0.1000000000000000000000000000000000001"}, use_decimal=True),
         Decimal("0.1000000000000000000000000000000000001"),
     )
-    assert_same(decode_value({"B": "AAE="}), b"\x00\x01")
-    assert_same(decode_value({"SS": ["a", "b"]}), {"a", "b"})
-    assert_same(decode_value({"NS": ["1", "2.5"]}), {1, 2.5})
-    assert_same(decode_value({"NS": ["2.5"]}, use_decimal=True), {Decimal("2.5")})
-    assert_same(decode_value({"BS": ["AA=="]}), {b"\x00"})
-    assert_same(decode_value({"NULL": True}), None)
-    assert_same(decode_value({"BOOL": False}), False)
-    assert_same(decode_value({"L": [{"M": {"x": {"L": []}}}]}), [{"x": []}])
+    assert_same(decode({"S": "é"}), "é")
+    assert_same(decode({"B": "AAE="}), b"\x00\x01")
+    assert_same(decode({"SS": ["a", "b"]}), {"a", "b"})
+    assert_same(decode({"NS": ["1", "2.5"]}), {1, 2.5})
+    assert_same(decode({"NS": ["2.5"]}, use_decimal=True), {Decimal("2.5")})
+    assert_same(decode({"BS": ["AA=="]}), {b"\x00"})
+    assert_same(decode({"NULL": True}), None)
+    assert_same(decode({"BOOL": False}), False)
+    assert_same(decode({"BOOL": True}), True)
+    assert_same(decode({"L": [{"M": {"x": {"L": []}}}]}), [{"x": []}])
+    assert_same(
+        decode({"M": {"a": {"L": [{"N": "1"}, {"L": [{"S": "s"}, {"NULL": True}]}]}}}),
+        {"a": [1, ["s", None]]},
+    )
     assert_same(decode_item({"a": {"N": "1"}, "b": {"S": "s"}}), {"a": 1, "b": "s"})
+
+
+def test_the_in_place_decoder_reuses_the_wire_containers() -> None:
+    wire = json_trip(
+        {"a": {"M": {"b": {"L": [{"N": "1"}, {"M": {}}]}}}, "s": {"SS": ["x"]}, "n": {"N": "2"}}
+    )
+    inner_map, inner_list = wire["a"]["M"], wire["a"]["M"]["b"]["L"]
+    decoded = item_decoder(in_place=True)(wire)
+    assert decoded is wire and decoded["a"] is inner_map and decoded["a"]["b"] is inner_list
+    assert_same(decoded, {"a": {"b": [1, {}]}, "s": {"x"}, "n": 2})
+    # Anything that held no wire form keeps the usual decoder's answer: new containers.
+    fresh = json_trip({"a": {"M": {}}})
+    assert item_decoder()(fresh)["a"] is not fresh["a"]["M"]
 
 
 def test_integral_floats_come_back_as_ints_after_the_server(table: str, raw: RawDynamo) -> None:
@@ -354,6 +385,7 @@ def test_encoded_item_shares_no_container_with_the_input() -> None:
 def test_round_trip_property(value: Any) -> None:
     wire = json_trip(encode_value(value))
     assert_same(decode_value(wire), expected(value))
+    assert_same(decode_in_place(wire), expected(value))
 
 
 @given(decimal_values)
@@ -361,12 +393,15 @@ def test_round_trip_property_with_decimals(value: Any) -> None:
     wire = json_trip(encode_value(value))
     assert_same(decode_value(wire, use_decimal=True), expected(value, use_decimal=True))
     assert_same(decode_value(wire), expected(value))
+    assert_same(decode_in_place(wire, use_decimal=True), expected(value, use_decimal=True))
+    assert_same(decode_in_place(wire), expected(value))
 
 
 @given(items)
 def test_item_round_trip_property(item: dict[str, Any]) -> None:
     wire = json_trip(encode_item(item))
     assert_same(decode_item(wire), expected(item))
+    assert_same(item_decoder(in_place=True)(wire), expected(item))
 
 
 @given(items)
@@ -535,6 +570,8 @@ def test_decode_agrees_with_boto3(oracle: Boto3Oracle, value: Any) -> None:
         return
     assert_same(decode_value(wire, use_decimal=True), from_boto3(theirs, wire, True))
     assert_same(decode_value(wire), from_boto3(theirs, wire, False))
+    assert_same(decode_in_place(wire, use_decimal=True), from_boto3(theirs, wire, True))
+    assert_same(decode_in_place(wire), from_boto3(theirs, wire, False))
 
 
 def test_named_differences_from_boto3(oracle: Boto3Oracle) -> None:
@@ -703,9 +740,17 @@ def test_malformed_attribute_values_are_validation_errors() -> None:
         with pytest.raises(ValidationError) as info:
             decode_value(av)
         assert info.value.path == path and rule in info.value.rule, (av, info.value)
-    with pytest.raises(ValidationError) as info:
-        decode_item({"a": {"M": {"b": {"Q": 1}}}})
-    assert info.value.path == "a.b"
+        with pytest.raises(ValidationError) as info:
+            decode_in_place(av)
+        in_place_path = f"v{path}" if path.startswith("[") else "v." + path if path else "v"
+        assert info.value.path == in_place_path and rule in info.value.rule, (av, info.value)
+    for decode in (decode_item, item_decoder(in_place=True)):
+        with pytest.raises(ValidationError) as info:
+            decode({"a": {"M": {"b": {"Q": 1}}}})
+        assert info.value.path == "a.b"
+        with pytest.raises(ValidationError) as info:
+            decode({"a": {"L": [{"S": "x"}, {"L": [{"N": "1"}, {"N": "1.2.3"}]}]}})
+        assert info.value.path == "a[1][1]"
 
 
 # --- item size: DynamoDB's rules, checked against DynamoDB Local's own limit ----------------------

@@ -7,7 +7,9 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Callable, Optional
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -100,7 +102,8 @@ def test_a_whole_life_cycle_through_each_event_source(
     call = caller(api, source)
     pid = new_id()
     status, headers, body = call("POST", "/person", {"id_number": pid, "name": "Ann", "age": 40})
-    assert (status, headers["Location"]) == (201, f"/person/{pid}")
+    stage = "/prod" if source == "rest-v1" else ""  # the REST API builder's execute-api URL
+    assert (status, headers["Location"]) == (201, f"{stage}/person/{pid}")
     assert body == {"id_number": pid, "name": "Ann", "age": 40}
     assert call("GET", f"/person/{pid}")[2] == body
     status, _, body = call("PATCH", f"/person/{pid}", {"age": 41, "gender": "female"})
@@ -117,6 +120,44 @@ def test_a_whole_life_cycle_through_each_event_source(
     assert (status, body) == (204, None)
     assert headers["X-Request-Id"]
     assert call("GET", f"/person/{pid}")[0] == 404
+
+
+# (event builder, the path prefix of the URL the client called): the stage of an execute-api
+# URL is part of it, a custom domain's API mapping and the $default stage are not.
+SELF_LINK_SOURCES = {
+    "REST API, execute-api URL with its stage": (rest_v1_event, "/prod"),
+    "REST API, custom domain": (partial(rest_v1_event, custom_domain=True), ""),
+    "HTTP API, $default stage": (http_v2_event, ""),
+    "HTTP API, named stage": (partial(http_v2_event, stage="v2"), "/v2"),
+    "Function URL": (partial(http_v2_event, function_url=True), ""),
+    "ALB": (alb_event, ""),
+}
+
+
+@pytest.mark.parametrize("source", sorted(SELF_LINK_SOURCES))
+def test_location_is_where_the_client_finds_the_new_item(api: RestApi, source: str) -> None:
+    build, prefix = SELF_LINK_SOURCES[source]
+    pid = f"{new_id()} é"  # to be percent-encoded in the link
+    body = json.dumps({"id_number": pid, "name": "Lou"}).encode()
+    created = api.handler(
+        build("POST", "/person", body=body, headers={"Content-Type": "application/json"})
+    )
+    location = created["headers"]["Location"]
+    assert location == f"{prefix}/person/{quote(pid, safe='')}"
+    # Following the link: each builder takes the path below the stage, and puts the stage
+    # where its source does; the REST API passes the path decoded.
+    below_stage = location[len(prefix) :]
+    v1 = getattr(build, "func", build) is rest_v1_event
+    fetched = api.handler(build("GET", unquote(below_stage) if v1 else below_stage))
+    assert (fetched["statusCode"], json.loads(fetched["body"])["id_number"]) == (200, pid)
+
+
+@pytest.mark.parametrize("source", sorted(SELF_LINK_SOURCES))
+def test_the_openapi_document_names_the_stage_as_its_server(api: RestApi, source: str) -> None:
+    build, prefix = SELF_LINK_SOURCES[source]
+    document = json.loads(api.handler(build("GET", "/openapi.json"))["body"])
+    assert document.get("servers") == ([{"url": prefix}] if prefix else None)
+    assert "/person" in document["paths"]
 
 
 def test_base64_bodies_are_decoded(api: RestApi) -> None:

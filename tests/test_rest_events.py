@@ -56,6 +56,28 @@ def test_a_named_stage_is_not_part_of_the_route() -> None:
 
 
 @pytest.mark.parametrize(
+    "event, base",
+    [
+        (rest_v1_event("POST", "/person"), "/prod"),  # requestContext.path: /prod/person
+        (rest_v1_event("GET", "/"), "/prod"),
+        (rest_v1_event("POST", "/person", custom_domain=True), ""),
+        (http_v2_event("POST", "/person"), ""),
+        (http_v2_event("POST", "/person", stage="prod"), "/prod"),
+        (http_v2_event("POST", "/person", function_url=True), ""),
+        (alb_event("POST", "/person"), ""),
+        (alb_event("POST", "/person", multi_value=True), ""),
+    ],
+)
+def test_the_base_is_what_precedes_the_route_in_the_clients_path(
+    event: dict[str, Any], base: str
+) -> None:
+    request = parse_event(event)
+    client_path = {V1: event["requestContext"].get("path"), V2: event.get("rawPath")}
+    assert request.base == base
+    assert base + request.path == client_path.get(request.kind, event.get("path"))
+
+
+@pytest.mark.parametrize(
     "event, message",
     [
         ([], "not an object"),

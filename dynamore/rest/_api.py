@@ -51,7 +51,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no JSON form")
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default).encode
+# check_circular=False: every body is decoded data (JSON or DynamoDB's), which cannot hold a
+# cycle; the check cost a sixth of encoding a list page (measured: 25 items, 117 -> 93 µs).
+_encode = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=_default, check_circular=False
+).encode
 
 
 def _refuse_constant(name: str) -> Any:
@@ -131,7 +135,8 @@ class RestApi:
         )
         self.collections = _collections(entities)
         self.max_body = max_body
-        self._openapi_text: Optional[str] = None
+        # The document's text per base path (its ``servers``): one entry per stage in use.
+        self._openapi_texts: dict[str, str] = {}
 
     # -- the Lambda entry point ------------------------------------------------------------------
 
@@ -156,6 +161,17 @@ class RestApi:
 
         return openapi_document(self.collections)
 
+    def _openapi_text(self, base: str) -> str:
+        """The document served to a client whose paths start with ``base`` (a stage): its
+        ``servers`` says so, so that tools reading it call the routes where they are."""
+        text = self._openapi_texts.get(base)
+        if text is None:
+            document = self.openapi()
+            if base:
+                document["servers"] = [{"url": base}]
+            text = self._openapi_texts[base] = _encode(document)
+        return text
+
     # -- routing ---------------------------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> tuple[int, dict[str, str], str]:
@@ -164,9 +180,7 @@ class RestApi:
         if path == OPENAPI_PATH:
             if method != "GET":
                 raise HttpError(405, f"{method} {path} is not allowed", headers={"Allow": "GET"})
-            if self._openapi_text is None:
-                self._openapi_text = _encode(self.openapi())
-            return 200, {"Content-Type": _JSON}, self._openapi_text
+            return 200, {"Content-Type": _JSON}, self._openapi_text(request.base)
         parts = path.strip("/").split("/")
         collection = self.collections.get(parts[0])
         if collection is None or len(parts) > 2:
@@ -254,7 +268,9 @@ class RestApi:
     def _post(self, collection: _Collection, request: Request) -> tuple[int, dict[str, str], str]:
         data = self._body(request)
         stored = self.proxy.post(entity_class=collection.entity_class, data=data)
-        location = f"/{collection.name}/{quote(str(stored[collection.id_attribute]), safe='')}"
+        # Relative to the path the client posted to, stage included (a link it can follow).
+        item_id = quote(str(stored[collection.id_attribute]), safe="")
+        location = f"{request.base}/{collection.name}/{item_id}"
         headers = {"Content-Type": _JSON, "Location": location}
         return 201, self._entity_headers(collection, stored, headers), _encode(stored)
 

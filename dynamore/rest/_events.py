@@ -18,6 +18,13 @@ bytes. Query strings are taken raw where the event has them (payload 2.0's ``raw
 so ``age[ge]=18`` arrives as written; ALB passes its parameters still URL-encoded, the REST API
 decoded. Header names are lower-cased. Responses are JSON text, never base64: every body this
 package writes is UTF-8 text, which all four sources take as is.
+
+Paths: the routes are matched on the path below the API's stage; :attr:`Request.base` keeps
+what came before it in the path the client used, so that links the API hands out (``Location``)
+can be followed. A REST API called on its ``execute-api`` URL has the stage in that path
+(``requestContext.path`` is ``/prod/person`` while ``path`` is ``/person``), an HTTP API's named
+stage is in ``rawPath`` (``/prod/person``; not the ``$default`` stage's), and Function URLs, ALB
+and custom domains (whose API mapping stands for the stage) have none.
 """
 
 from __future__ import annotations
@@ -63,9 +70,20 @@ class Request:
     not; the router decodes segments by ``kind``), ``query`` (name ->
     values, decoded), ``headers`` (lower-case name -> value, repeated ones joined by ``,``),
     ``body`` (bytes or None), ``request_id`` and ``kind`` (:data:`V1`, :data:`V2`, :data:`ALB`),
-    plus ``multi_value`` (an ALB event that wants ``multiValueHeaders`` back)."""
+    plus ``multi_value`` (an ALB event that wants ``multiValueHeaders`` back) and ``base``,
+    what precedes ``path`` in the path the client used (``""``, or a stage: ``"/prod"``)."""
 
-    __slots__ = ("body", "headers", "kind", "method", "multi_value", "path", "query", "request_id")
+    __slots__ = (
+        "base",
+        "body",
+        "headers",
+        "kind",
+        "method",
+        "multi_value",
+        "path",
+        "query",
+        "request_id",
+    )
 
     def __init__(
         self,
@@ -78,6 +96,7 @@ class Request:
         body: Optional[bytes],
         request_id: str,
         multi_value: bool = False,
+        base: str = "",
     ) -> None:
         self.kind = kind
         self.method = method
@@ -87,6 +106,7 @@ class Request:
         self.body = body
         self.request_id = request_id
         self.multi_value = multi_value
+        self.base = base
 
 
 def _body(event: Mapping[str, Any]) -> Optional[bytes]:
@@ -158,9 +178,11 @@ def parse_event(event: Any, context: Any = None) -> Request:
         method = http.get("method")
         path = event.get("rawPath") or http.get("path") or "/"
         stage = ctx.get("stage")
+        base = ""
         # A named stage appears in rawPath ("/prod/person"); routes are below it.
         if stage and stage != "$default" and path.startswith(f"/{stage}/"):
-            path = path[len(stage) + 1 :]
+            base = f"/{stage}"
+            path = path[len(base) :]
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         if event.get("cookies") and "cookie" not in headers:
             headers["cookie"] = "; ".join(event["cookies"])
@@ -172,6 +194,7 @@ def parse_event(event: Any, context: Any = None) -> Request:
             headers=headers,
             body=_body(event),
             request_id=request_id,
+            base=base,
         )
     method = event.get("httpMethod")
     if not isinstance(method, str) or not isinstance(event.get("path"), str):
@@ -184,10 +207,11 @@ def parse_event(event: Any, context: Any = None) -> Request:
             or (event.get("headers") or {}).get("x-amzn-trace-id")
             or request_id
         )
+    path = event["path"]
     return Request(
         kind=ALB if alb else V1,
         method=method.upper(),
-        path=event["path"],
+        path=path,
         query=_query_lists(
             event.get("queryStringParameters"),
             event.get("multiValueQueryStringParameters"),
@@ -197,7 +221,21 @@ def parse_event(event: Any, context: Any = None) -> Request:
         body=_body(event),
         request_id=str(request_id),
         multi_value=multi_value,
+        base="" if alb else _v1_base(ctx.get("path"), path),
     )
+
+
+def _v1_base(client_path: Any, path: str) -> str:
+    """What precedes a REST API's ``path`` (below the stage) in ``requestContext.path`` (the
+    path the client used): the stage on the ``execute-api`` URL, nothing on a custom domain."""
+    if (
+        isinstance(client_path, str)
+        and len(client_path) > len(path)
+        and client_path.endswith(path)
+        and client_path.startswith("/")
+    ):
+        return client_path[: len(client_path) - len(path)].rstrip("/")
+    return ""
 
 
 def response_for(
