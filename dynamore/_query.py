@@ -20,6 +20,7 @@ driver.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
@@ -89,6 +90,25 @@ def compile_query(
         raise ValidationError("descending", f"must be True or False, not {descending!r}")
     if index is not None and not isinstance(index, str):
         raise ValidationError("index", f"must be an index name or None, not {index!r}")
+    if where is None and entity_class._managed.ttl is None:
+        # A listing without conditions is the same Query every time (no clock in it).
+        return _unconditional(entity_class, index, descending)  # type: ignore[arg-type]
+    return _compile(entity_class, where, index, descending)
+
+
+@functools.lru_cache(maxsize=256)
+def _unconditional(
+    entity_class: type[Entity], index: Optional[str], descending: bool
+) -> tuple[CompiledQuery, tuple[str, ...]]:
+    return _compile(entity_class, None, index, descending)
+
+
+def _compile(
+    entity_class: type[Entity],
+    where: Optional[Mapping[str, Any]],
+    index: Optional[str],
+    descending: bool,
+) -> tuple[CompiledQuery, tuple[str, ...]]:
     pk, sk = entity_class.pr_keys()
     title = entity_class._title
     compiled = compile_where(

@@ -241,7 +241,7 @@ class DynamoDbProxy:
             limit=None,
             partitions=entity_class.partitions(),
         )
-        return [entity_class.strip_keys(item) for item in every]
+        return [entity_class.drop_keys(item) for item in every]
 
     def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken (by an item that has not
@@ -465,9 +465,9 @@ class DynamoDbProxy:
             forward=not descending,
             partitions=entity_class.partitions(),
         )
-        strip = entity_class.strip_keys
+        drop = entity_class.drop_keys  # the page's items are ours alone
         next_cursor = None if position is None else self._cursors.encode(position, binding)
-        return QueryPage([strip(item) for item in raw], next_cursor)
+        return QueryPage([drop(item) for item in raw], next_cursor)
 
     def iter(
         self,
@@ -483,7 +483,7 @@ class DynamoDbProxy:
         arguments are checked at the call, before any request."""
         compiled, _ = compile_query(entity_class, where, index, descending)
         check_limit(page_size)
-        strip = entity_class.strip_keys
+        drop = entity_class.drop_keys
         items = iter_items(
             self.client,
             self.table_name,
@@ -492,7 +492,7 @@ class DynamoDbProxy:
             forward=not descending,
             partitions=entity_class.partitions(),
         )
-        return (strip(item) for item in items)
+        return (drop(item) for item in items)
 
     def load(
         self,

@@ -154,6 +154,7 @@ def test_custom_keys_and_dynamic_attributes() -> None:
     item = Custom(JEANNE).data_with_identity()
     assert item["pk"] == "PERSON" and item["sk"] == "123456" and item["name_upper"] == "JEANNE"
     assert Custom.strip_keys(item) == {**JEANNE, "name_upper": "JEANNE"}
+    assert Custom.drop_keys(dict(item)) == Custom.strip_keys(item)  # custom key names too
     assert Custom.hook_overridden("add_dynamic_attributes")
     assert not Custom.hook_overridden("pre")
 

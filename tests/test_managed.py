@@ -103,6 +103,8 @@ def test_the_store_owns_version_and_timestamps_even_when_required() -> None:
     assert Doc(data).data() == {"id": "d"}  # "required" no longer asks for them
     item = {"PK": "DOC", "SK": "d", "id": "d", "version": 2, WRITE_TOKEN_ATTRIBUTE: "t"}
     assert Doc.strip_keys(item) == {"id": "d", "version": 2}
+    dropped = Doc.drop_keys(item)  # the same, on the item itself
+    assert dropped is item and item == {"id": "d", "version": 2}
 
 
 @pytest.mark.parametrize(
