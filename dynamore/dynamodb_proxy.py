@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
-from dynamore import _verbs
+import dynamore._verbs as _verbs
 from dynamore._client import Client
 from dynamore._config import (
     DEFAULT_BATCH_ATTEMPTS,
@@ -73,7 +73,8 @@ from dynamore.exceptions import (
     ValidationError,
 )
 
-if TYPE_CHECKING:  # the loader is imported on first use only
+if TYPE_CHECKING:  # the loader and the asyncio proxy are imported on first use only
+    from dynamore._async_proxy import AsyncDynamoDbProxy
     from dynamore.loader import Checkpoint, LoadReport, Mode, Progress, Reject
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "GUARDED_WRITE_CAP",
     "MAX_EXPRESSION_LENGTH",
     "AlreadyExists",
+    "AsyncDynamoDbProxy",
     "DynamoDbProxy",
     "NotFound",
     "PreconditionFailed",
@@ -102,6 +104,15 @@ _decode_exact = item_decoder(use_decimal=True)
 
 _shared: Optional[Client] = None
 _shared_lock = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    # AsyncDynamoDbProxy on first use only: importing this module loads no asyncio machinery.
+    if name == "AsyncDynamoDbProxy":
+        from dynamore._async_proxy import AsyncDynamoDbProxy
+
+        return AsyncDynamoDbProxy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def shared_client() -> Client:

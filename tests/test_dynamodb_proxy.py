@@ -6,6 +6,7 @@ hooks: test_compat_0_1.)"""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import pytest
@@ -19,7 +20,9 @@ from dynamore.dynamodb_proxy import (
 )
 from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
 from dynamore.exceptions import ConcurrentUpdate, ValidationError
+from tests.client_kit import KINDS, make_client
 from tests.kit import JEANNE, PERSON_SCHEMA, Person
+from tests.proxy_kit import proxy_for
 
 Item = dict[str, Any]
 
@@ -34,8 +37,15 @@ class Note(Entity):
     ID_ATTRIBUTE = "id"
 
 
+@pytest.fixture(params=KINDS)
+def db(request: pytest.FixtureRequest, ddb_endpoint: str, table: str) -> Iterator[Any]:
+    """The proxy under test: DynamoDbProxy, or AsyncDynamoDbProxy behind a blocking facade."""
+    with make_client(request.param, endpoint_url=ddb_endpoint) as c:
+        yield proxy_for(c, table_name=table)
+
+
 @pytest.fixture
-def db(client: Client, table: str) -> DynamoDbProxy:
+def sync_db(client: Client, table: str) -> DynamoDbProxy:
     return DynamoDbProxy(table_name=table, client=client)
 
 
@@ -86,7 +96,8 @@ def test_invalid_data_writes_nothing(db: DynamoDbProxy, client: Client, table: s
     assert client.scan(table).items == []
 
 
-def test_twelve_threads_posting_one_id_exactly_one_wins(db: DynamoDbProxy) -> None:
+def test_twelve_threads_posting_one_id_exactly_one_wins(sync_db: DynamoDbProxy) -> None:
+    db = sync_db
     barrier = threading.Barrier(12)
     outcomes: list[str] = []
     lock = threading.Lock()
