@@ -38,10 +38,16 @@ class Note(Entity):
 
 
 @pytest.fixture(params=KINDS)
-def db(request: pytest.FixtureRequest, ddb_endpoint: str, table: str) -> Iterator[Any]:
-    """The proxy under test: DynamoDbProxy, or AsyncDynamoDbProxy behind a blocking facade."""
+def any_client(request: pytest.FixtureRequest, ddb_endpoint: str) -> Iterator[Any]:
+    """A Client, or an AsyncClient behind a blocking facade (see tests/proxy_kit.py)."""
     with make_client(request.param, endpoint_url=ddb_endpoint) as c:
-        yield proxy_for(c, table_name=table)
+        yield c
+
+
+@pytest.fixture
+def db(any_client: Any, table: str) -> Any:
+    """The proxy under test: DynamoDbProxy, or AsyncDynamoDbProxy behind a blocking facade."""
+    return proxy_for(any_client, table_name=table)
 
 
 @pytest.fixture
@@ -522,10 +528,10 @@ def test_guarded_write_delay_is_full_jitter_doubling_to_a_cap() -> None:
 
 
 def test_read_merge_write_backs_off_with_jitter_between_attempts(
-    client: Client, table: str
+    any_client: Any, client: Client, table: str
 ) -> None:
     slept: list[float] = []
-    db = DynamoDbProxy(table_name=table, client=client, sleep=slept.append, jitter=lambda: 0.5)
+    db = proxy_for(any_client, table_name=table, sleep=slept.append, jitter=lambda: 0.5)
 
     class Contended(Person):
         @classmethod
@@ -551,7 +557,7 @@ def test_read_merge_write_backs_off_with_jitter_between_attempts(
 
 
 def test_read_merge_write_decodes_with_the_clients_own_decoder(
-    client: Client, table: str, monkeypatch: pytest.MonkeyPatch
+    any_client: Any, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The decoder is built once per client (its number policy fixed); the proxy must use
     # that one, not decode again with a flag of its own.
@@ -560,9 +566,10 @@ def test_read_merge_write_decodes_with_the_clients_own_decoder(
         def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
             return True
 
-    db = DynamoDbProxy(table_name=table, client=client)
+    db = proxy_for(any_client, table_name=table)
     db.post(entity_class=Hooked, data={"id": "n", "text": "a"})
     decoded: list[Item] = []
+    client = getattr(any_client, "aclient", any_client)  # the AsyncClient behind a facade
     own = client._decode_item
 
     def spy(av_map: dict[str, Any]) -> Item:
