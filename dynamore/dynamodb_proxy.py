@@ -28,6 +28,9 @@
   all or nothing (:mod:`dynamore._transaction`).
 - Before its first write to a table, a proxy checks once per process that the table's key
   schema is the entity's ``pr_keys()`` (one ``DescribeTable``; ``check_table=False`` skips it).
+- :class:`AsyncDynamoDbProxy` (:mod:`dynamore._async_proxy`, imported on first use) has the same
+  verbs on asyncio: the write verbs' decisions are written once, in :mod:`dynamore._verbs`,
+  and each proxy drives them with its own client.
 """
 
 from __future__ import annotations
