@@ -5,15 +5,17 @@ hooks: test_compat_0_1.)"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any, Optional
 
 import pytest
 
-from dynamore import Client
+from dynamore import AsyncClient, Client
 from dynamore.dynamodb_proxy import (
     AlreadyExists,
+    AsyncDynamoDbProxy,
     DynamoDbProxy,
     NotFound,
     guarded_write_delay,
@@ -255,6 +257,24 @@ def test_default_client_is_shared_and_uses_ddb_endpoint(
     assert two.get(entity_class=Person) == [JEANNE]
     assert one.client is two.client
     one.client.close()
+
+
+def test_async_default_client_is_shared_and_uses_ddb_endpoint(
+    ddb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dynamore._async_proxy as module
+
+    monkeypatch.setenv("DDB_ENDPOINT", ddb_endpoint)
+    monkeypatch.setattr(module, "_shared", None)
+
+    async def run() -> None:
+        one, two = AsyncDynamoDbProxy(table_name=table), AsyncDynamoDbProxy(table_name=table)
+        await one.post(entity_class=Person, data=JEANNE)
+        assert await two.get(entity_class=Person, data={"id_number": "123456"}) == JEANNE
+        assert one.client is two.client and isinstance(one.client, AsyncClient)
+        await one.client.aclose()
+
+    asyncio.run(run())
 
 
 def test_readme_quick_start_schema(db: DynamoDbProxy) -> None:
