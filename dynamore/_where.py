@@ -298,7 +298,9 @@ class CompiledQuery:
     """A Query for :meth:`dynamore.Client.query`: ``key_condition``, ``filter`` (None when
     every condition is in the key condition), ``names`` and ``values`` (plain values),
     ``index`` (the IndexName, None for the table) and ``key_attributes``: the attributes that
-    make up a position in this query (the table's keys, plus the index's) for a cursor."""
+    make up a position in this query (the table's keys, plus the index's) for a cursor;
+    ``partition``: the placeholder in ``values`` holding the table's partition key value (None
+    on an index), which a read of a sharded type sets to each shard's in turn."""
 
     key_condition: str
     filter: Optional[str]
@@ -306,6 +308,7 @@ class CompiledQuery:
     values: dict[str, Any] = field(default_factory=dict)
     index: Optional[str] = None
     key_attributes: tuple[str, ...] = ()
+    partition: Optional[str] = None
 
 
 class _Placeholders:
@@ -503,8 +506,10 @@ def compile_where(
     """
     conditions = parse_where(where, properties=properties)
     placeholders = _Placeholders()
+    partition = None
     if index is None:
         parts = [placeholders.key(table.partition, KeyRange("=", (table.title,)))]
+        (partition,) = placeholders.values  # the first and only value so far
         id_type = _id_type(properties.get(id_attribute))
         sort, exact = _table_sort(conditions, table, id_attribute, id_type)
         if sort is not None:
@@ -528,4 +533,5 @@ def compile_where(
         placeholders.values,
         index,
         key_attributes,
+        partition,
     )

@@ -35,7 +35,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import threading
 import time
@@ -53,7 +52,14 @@ from dynamore._config import (
 from dynamore._cursor import CursorCodec
 from dynamore._cursor import cursor_key as resolve_cursor_key
 from dynamore._keyschema import check_table_keys
-from dynamore._query import QueryPage, check_limit, decode_position, query_page
+from dynamore._query import (
+    QueryPage,
+    check_limit,
+    compile_query,
+    decode_position,
+    iter_items,
+    query_page,
+)
 from dynamore._transaction import Transaction
 from dynamore._verbs import (
     CHECK_TABLE,
@@ -65,15 +71,12 @@ from dynamore._verbs import (
     Plan,
     guarded_write_delay,
 )
-from dynamore._where import CompiledQuery, TableKeys, compile_where, fingerprint
-from dynamore.codec import item_decoder
 from dynamore.entity import Entity
 from dynamore.exceptions import (
     AlreadyExists,
     NotFound,
     PreconditionFailed,
     TransactionFailed,
-    ValidationError,
 )
 
 if TYPE_CHECKING:  # the loader and the asyncio proxy are imported on first use only
@@ -100,10 +103,6 @@ __all__ = [
 Item = dict[str, Any]
 EntityClass = type[Entity]
 _T = TypeVar("_T")
-
-# Exact numbers (Decimal) where a value goes back to DynamoDB: the key a listing resumes from.
-# One decoder, built once.
-_decode_exact = item_decoder(use_decimal=True)
 
 _shared: Optional[Client] = None
 _shared_lock = threading.Lock()
@@ -190,25 +189,18 @@ class DynamoDbProxy:
     def get(self, *, entity_class: EntityClass, data: Optional[Item] = None) -> Optional[Any]:
         """With the id in ``data``: that item, or None (also when it has expired). Without:
         every item of the type that has not expired (a list, across all pages)."""
-        managed = entity_class._managed
         if data and entity_class.ID_ATTRIBUTE in data:
             return _verbs.live(
                 entity_class, self.client.get_item(self.table_name, entity_class.key_for(data))
             )
-        pk, sk = entity_class.pr_keys()
-        prefix = entity_class.SORT_KEY_FORMAT.split("{id}", 1)[0].format(title=entity_class._title)
-        condition = "#pk = :pk"
-        names = {"#pk": pk}
-        values: dict[str, Any] = {":pk": entity_class.partition_value()}
-        if prefix:
-            condition += " AND begins_with(#sk, :prefix)"
-            names["#sk"] = sk
-            values[":prefix"] = prefix
-        live = None if managed.ttl is None else managed.live_filter(names, values, time.time())
-        items = self.client.query_all(
-            self.table_name, condition, names=names, values=values, filter=live
+        every, _ = query_page(
+            self.client,
+            self.table_name,
+            compile_query(entity_class)[0],
+            limit=None,
+            partitions=entity_class.partitions(),
         )
-        return [entity_class.strip_keys(item) for item in items]
+        return [entity_class.strip_keys(item) for item in every]
 
     def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken (by an item that has not
@@ -313,13 +305,19 @@ class DynamoDbProxy:
         unless the data ends; ``page.cursor`` fetches the next one (None at the end). A cursor
         made for another entity type, index, ``where`` or direction, or altered, raises
         InvalidCursor. Everything is checked before any request."""
-        compiled, binding = self._compile(entity_class, where, index, descending)
+        compiled, binding = compile_query(entity_class, where, index, descending)
         check_limit(limit)
         start = (
             None if cursor is None else decode_position(self._cursors, cursor, binding, compiled)
         )
         raw, position = query_page(
-            self.client, self.table_name, compiled, limit=limit, start=start, forward=not descending
+            self.client,
+            self.table_name,
+            compiled,
+            limit=limit,
+            start=start,
+            forward=not descending,
+            partitions=entity_class.partitions(),
         )
         strip = entity_class.strip_keys
         next_cursor = None if position is None else self._cursors.encode(position, binding)
@@ -337,70 +335,18 @@ class DynamoDbProxy:
         """Every item :meth:`query` would return, page after page, read lazily: a page of
         ``page_size`` items is fetched only when the previous one has been consumed. The
         arguments are checked at the call, before any request."""
-        compiled, binding = self._compile(entity_class, where, index, descending)
+        compiled, _ = compile_query(entity_class, where, index, descending)
         check_limit(page_size)
-        return self._iter(entity_class, compiled, page_size, not descending)
-
-    def _iter(
-        self, entity_class: EntityClass, compiled: CompiledQuery, page_size: int, forward: bool
-    ) -> Iterator[Item]:
-        start: Optional[Item] = None
         strip = entity_class.strip_keys
-        while True:
-            raw, position = query_page(
-                self.client,
-                self.table_name,
-                compiled,
-                limit=page_size,
-                start=start,
-                forward=forward,
-            )
-            for item in raw:
-                yield strip(item)
-            if position is None:
-                return
-            start = _decode_exact(position)  # key values exactly as they were
-
-    def _compile(
-        self,
-        entity_class: EntityClass,
-        where: Optional[Mapping[str, Any]],
-        index: Optional[str],
-        descending: bool,
-    ) -> tuple[CompiledQuery, tuple[str, ...]]:
-        if not isinstance(descending, bool):
-            raise ValidationError("descending", f"must be True or False, not {descending!r}")
-        if index is not None and not isinstance(index, str):
-            raise ValidationError("index", f"must be an index name or None, not {index!r}")
-        pk, sk = entity_class.pr_keys()
-        title = entity_class._title
-        compiled = compile_where(
-            where,
-            properties=entity_class.SCHEMA.get("properties", {}),
-            id_attribute=entity_class.ID_ATTRIBUTE,
-            table=TableKeys(
-                entity_class.partition_value(),
-                pk,
-                sk,
-                entity_class.SORT_KEY_FORMAT.replace("{title}", title),
-            ),
-            index=index,
-            indexes=entity_class.index_specs(),
+        items = iter_items(
+            self.client,
+            self.table_name,
+            compiled,
+            page_size=page_size,
+            forward=not descending,
+            partitions=entity_class.partitions(),
         )
-        binding = (title, index or "", fingerprint(where), "desc" if descending else "asc")
-        managed = entity_class._managed
-        if managed.ttl is not None:
-            # Expired items are skipped by the filter, as of this call: the cursor binding
-            # leaves the time out, so the next page's call filters as of its own.
-            names, values = dict(compiled.names), dict(compiled.values)
-            live = managed.live_filter(names, values, time.time())
-            compiled = dataclasses.replace(
-                compiled,
-                filter=f"({compiled.filter}) AND {live}" if compiled.filter else live,
-                names=names,
-                values=values,
-            )
-        return compiled, binding
+        return (strip(item) for item in items)
 
     def load(
         self,

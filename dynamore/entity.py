@@ -18,7 +18,8 @@ accepted: a string holding a UUID.
 Storage layout: ``PK`` = :meth:`Entity.partition_value` (the schema's title), ``SK`` = the id
 value (``PERSON`` / ``123456``). Tables written by dynamore 0.1.x, which stored
 ``SK = "#PERSON#123456"``, are read and written by setting
-``SORT_KEY_FORMAT = LEGACY_SORT_KEY_FORMAT`` on the entity class.
+``SORT_KEY_FORMAT = LEGACY_SORT_KEY_FORMAT`` on the entity class. ``PARTITION_SHARDS = N``
+spreads a type over N partitions, ``PERSON#0`` to ``PERSON#{N-1}`` (see :mod:`dynamore._shards`).
 
 ``Entity(data)`` checks ``data`` against ``SCHEMA`` and nothing else, as in dynamore 0.1 (the
 base class itself takes ``Entity({})``); what a verb needs beyond that, an id that makes a
@@ -45,6 +46,7 @@ from dynamore._schema import (
     warn_unknown_keywords,
     without_required,
 )
+from dynamore._shards import check_shards, partition_for, partitions
 from dynamore.exceptions import SchemaError, ValidationError
 
 __all__ = [
@@ -116,6 +118,10 @@ class Entity:
     VERSION_ATTRIBUTE: ClassVar[Optional[str]] = None
     TIMESTAMPS: ClassVar[Optional[tuple[str, str]]] = None
     TTL_ATTRIBUTE: ClassVar[Optional[str]] = None
+    #: Write sharding: None keeps every item in one partition (dynamore 0.1's layout); N
+    #: spreads the items over N partitions by a stable hash of the sort key (see
+    #: :mod:`dynamore._shards` for the layout). Listing and queries read them all.
+    PARTITION_SHARDS: ClassVar[Optional[int]] = None
 
     # Built once per class by _prepare (for Entity itself on first use, so that importing
     # this module compiles nothing).
@@ -126,6 +132,7 @@ class Entity:
     _index_keys: ClassVar[frozenset[str]] = frozenset()  # their key attributes (NPK, NSK)
     _managed: ClassVar[Managed] = NOT_MANAGED  # VERSION_ATTRIBUTE, TIMESTAMPS, TTL_ATTRIBUTE
     _unreturned: ClassVar[frozenset[str]] = frozenset()  # index keys and the write token
+    _shards: ClassVar[Optional[int]] = None  # PARTITION_SHARDS, checked
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -150,6 +157,7 @@ class Entity:
         warn_unknown_keywords(schema, owner, stacklevel=4)
         check_types(schema, owner)
         cls._title = title
+        cls._shards = check_shards(cls.PARTITION_SHARDS, owner)
         managed = parse_managed(
             version=cls.VERSION_ATTRIBUTE,
             timestamps=cls.TIMESTAMPS,
@@ -221,10 +229,17 @@ class Entity:
                 cls.ID_ATTRIBUTE, "the id must be a non-empty string or an integer"
             )
         pk, sk = cls.pr_keys()
-        return {
-            pk: cls.partition_value(),
-            sk: cls.SORT_KEY_FORMAT.format(title=cls._title, id=value),
-        }
+        sort = cls.SORT_KEY_FORMAT.format(title=cls._title, id=value)
+        shards = cls._shards
+        if shards is None:
+            return {pk: cls.partition_value(), sk: sort}
+        return {pk: partition_for(cls.partition_value(), sort, shards), sk: sort}
+
+    @classmethod
+    def partitions(cls) -> tuple[str, ...]:
+        """Every partition key value this type's items are stored under: one, or one per
+        shard with ``PARTITION_SHARDS`` (listing and queries read them all)."""
+        return partitions(cls.partition_value(), cls._shards)
 
     @classmethod
     def pre(

@@ -64,9 +64,8 @@ def _types(entities: Iterable[EntityClass]) -> dict[tuple[str, Any], list[_Type]
         prefix, _, suffix = entity_class.SORT_KEY_FORMAT.replace(
             "{title}", entity_class._title
         ).partition("{id}")
-        out.setdefault((pk, entity_class.partition_value()), []).append(
-            _Type(entity_class, prefix, suffix)
-        )
+        for value in entity_class.partitions():
+            out.setdefault((pk, value), []).append(_Type(entity_class, prefix, suffix))
     return out
 
 

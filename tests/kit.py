@@ -8,10 +8,14 @@ another test module.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+from dynamore import Client, table_definition
 from dynamore.entity import Entity
 from tests import ddb_admin
 
@@ -21,6 +25,7 @@ __all__ = [
     "ROOT",
     "Person",
     "as_python",
+    "entity_table",
     "leave_unprocessed",
     "stored",
 ]
@@ -110,3 +115,28 @@ def leave_unprocessed(endpoint: str, table: str, sks: set[str], *, once: bool = 
         return 200, response
 
     return rewrite
+
+
+@contextlib.contextmanager
+def entity_table(
+    endpoint: str,
+    entities: list[type[Entity]],
+    items: Iterable[Entity] = (),
+    on_request: Any = None,
+) -> Iterator[tuple[Client, str]]:
+    """A new table made by ``table_definition(name, entities)`` holding ``items`` (batch
+    written), and a Client for it (calling ``on_request``, if given); deleted afterwards."""
+    name = f"e-{uuid.uuid4().hex[:12]}"
+    with Client(
+        endpoint_url=endpoint,
+        region="us-east-1",
+        credentials=("testing", "testing"),
+        on_request=on_request,
+    ) as client:
+        client.call("CreateTable", table_definition(name, entities))
+        try:
+            client.wait_for_table(name)
+            client.batch_write(name, (item.data_with_identity() for item in items))
+            yield client, name
+        finally:
+            ddb_admin.delete_table(endpoint, name)

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamore import Client, QueryPage, table_definition
+from dynamore import Client, QueryPage
 from dynamore._query import _request_limit, check_limit
 from dynamore._where import matches
 from dynamore.dynamodb_proxy import DynamoDbProxy
 from dynamore.entity import Entity
 from dynamore.exceptions import InvalidCursor, SchemaError, ValidationError
-from tests import ddb_admin
+from tests.kit import entity_table
 
 #: Items of the seeded type; the filter ``group = 3`` keeps one in ten.
 SEEDED = 10_000
@@ -71,26 +71,10 @@ def person(i: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def seeded(ddb_endpoint: str) -> Iterator[tuple[Client, str]]:
     """A table with the GSI, SEEDED persons and OTHERS tags, written with batch writes."""
-    name = f"q-{uuid.uuid4().hex[:12]}"
-    with Client(
-        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
-    ) as client:
-        client.call("CreateTable", table_definition(name, [Person, Tag]))
-        try:
-            client.wait_for_table(name)
-            client.batch_write(
-                name, (Person(person(i)).data_with_identity() for i in range(SEEDED))
-            )
-            client.batch_write(
-                name,
-                (
-                    Tag({"id": f"t{i:04d}", "gender": "female"}).data_with_identity()
-                    for i in range(OTHERS)
-                ),
-            )
-            yield client, name
-        finally:
-            ddb_admin.delete_table(ddb_endpoint, name)
+    tags = (Tag({"id": f"t{i:04d}", "gender": "female"}) for i in range(OTHERS))
+    people = (Person(person(i)) for i in range(SEEDED))
+    with entity_table(ddb_endpoint, [Person, Tag], itertools.chain(people, tags)) as seeded:
+        yield seeded
 
 
 @pytest.fixture
@@ -268,20 +252,9 @@ FEW_ROWS = 10_000
 @pytest.fixture(scope="module")
 def many_rows(ddb_endpoint: str) -> Iterator[DynamoDbProxy]:
     """A table of ROWS rows (ids r000000, r000001, ...), written with batch writes."""
-    name = f"q-{uuid.uuid4().hex[:12]}"
-    with Client(
-        endpoint_url=ddb_endpoint, region="us-east-1", credentials=("testing", "testing")
-    ) as client:
-        client.create_table(name)
-        try:
-            client.batch_write(
-                name,
-                (Row({"id": f"r{i:06d}", "n": i}).data_with_identity() for i in range(ROWS)),
-                key_names=("PK", "SK"),
-            )
-            yield DynamoDbProxy(table_name=name, client=client)
-        finally:
-            ddb_admin.delete_table(ddb_endpoint, name)
+    rows = (Row({"id": f"r{i:06d}", "n": i}) for i in range(ROWS))
+    with entity_table(ddb_endpoint, [Row], rows) as (client, name):
+        yield DynamoDbProxy(table_name=name, client=client)
 
 
 def iter_peak(db: DynamoDbProxy, where: dict[str, Any]) -> tuple[int, int]:
@@ -311,14 +284,9 @@ def test_iter_memory_stays_flat_as_the_listing_grows(many_rows: DynamoDbProxy) -
 
 
 @pytest.fixture
-def fresh(ddb_endpoint: str, client: Client) -> Iterator[DynamoDbProxy]:
-    name = f"q-{uuid.uuid4().hex[:12]}"
-    client.call("CreateTable", table_definition(name, [Person]))
-    try:
-        client.wait_for_table(name)
+def fresh(ddb_endpoint: str) -> Iterator[DynamoDbProxy]:
+    with entity_table(ddb_endpoint, [Person]) as (client, name):
         yield DynamoDbProxy(table_name=name, client=client)
-    finally:
-        ddb_admin.delete_table(ddb_endpoint, name)
 
 
 def in_index(db: DynamoDbProxy, gender: str) -> list[str]:

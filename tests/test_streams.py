@@ -180,3 +180,24 @@ def test_what_is_no_stream_event_is_a_validation_error(event: Any, message: str)
 def test_entities_must_be_entity_classes() -> None:
     with pytest.raises(ValidationError, match="not an Entity subclass"):
         changes({"Records": []}, [dict])  # type: ignore[list-item]
+
+
+class ShardedReading(Reading):
+    """READING spread over four partitions (``READING#0`` .. ``READING#3``)."""
+
+    PARTITION_SHARDS = 4
+
+
+def test_records_of_every_shard_of_a_sharded_type_are_recognised(
+    streamed: tuple[str, str], client: Client, ddb_endpoint: str
+) -> None:
+    table, arn = streamed
+    db = DynamoDbProxy(table_name=table, client=client, check_table=False)
+    ids = [f"r{n}" for n in range(12)]
+    for id_ in ids:
+        db.post(entity_class=ShardedReading, data={"id": id_, "w": 1})
+    got = changes(lambda_event(ddb_endpoint, arn), [ShardedReading])
+    assert [(c.entity_class, c.id) for c in got] == [(ShardedReading, id_) for id_ in ids]
+    assert {c.keys["PK"] for c in got} == set(ShardedReading.partitions())
+    # The unsharded type of the same title reads only its own partition: these are not its.
+    assert {c.entity_class for c in changes(lambda_event(ddb_endpoint, arn), [Reading])} == {None}
