@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Optional, TypeVar
 
 import dynamore._verbs as _verbs
@@ -20,6 +20,14 @@ from dynamore._async_client import AsyncClient
 from dynamore._cursor import CursorCodec
 from dynamore._cursor import cursor_key as resolve_cursor_key
 from dynamore._keyschema import Keys, check_keys, known_keys, raise_if_denied, remember_keys
+from dynamore._query import (
+    QueryPage,
+    check_limit,
+    compile_query,
+    decode_position,
+    iter_items_async,
+    query_page_async,
+)
 from dynamore._verbs import CHECK_TABLE, PAUSE, Plan
 from dynamore.entity import Entity
 from dynamore.exceptions import ServiceError
@@ -138,7 +146,14 @@ class AsyncDynamoDbProxy:
         if data and entity_class.ID_ATTRIBUTE in data:
             item = await self.client.get_item(self.table_name, entity_class.key_for(data))
             return _verbs.live(entity_class, item)
-        raise NotImplementedError
+        every, _ = await query_page_async(
+            self.client,
+            self.table_name,
+            compile_query(entity_class)[0],
+            limit=None,
+            partitions=entity_class.partitions(),
+        )
+        return [entity_class.strip_keys(item) for item in every]
 
     async def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken (see DynamoDbProxy.post)."""
@@ -192,6 +207,64 @@ class AsyncDynamoDbProxy:
             )
         )
 
+    async def query(
+        self,
+        *,
+        entity_class: EntityClass,
+        where: Optional[Mapping[str, Any]] = None,
+        index: Optional[str] = None,
+        limit: int = 25,
+        cursor: Optional[str] = None,
+        descending: bool = False,
+    ) -> QueryPage:
+        """One page of the items of ``entity_class`` that satisfy ``where``, and the cursor of
+        the next (see DynamoDbProxy.query). Everything is checked before any request."""
+        compiled, binding = compile_query(entity_class, where, index, descending)
+        check_limit(limit)
+        start = (
+            None if cursor is None else decode_position(self._cursors, cursor, binding, compiled)
+        )
+        raw, position = await query_page_async(
+            self.client,
+            self.table_name,
+            compiled,
+            limit=limit,
+            start=start,
+            forward=not descending,
+            partitions=entity_class.partitions(),
+        )
+        strip = entity_class.strip_keys
+        next_cursor = None if position is None else self._cursors.encode(position, binding)
+        return QueryPage([strip(item) for item in raw], next_cursor)
+
+    def iter(
+        self,
+        *,
+        entity_class: EntityClass,
+        where: Optional[Mapping[str, Any]] = None,
+        index: Optional[str] = None,
+        descending: bool = False,
+        page_size: int = 100,
+    ) -> AsyncIterator[Item]:
+        """Every item :meth:`query` would return, as an async iterator reading a page of
+        ``page_size`` items only when the previous one has been consumed. The arguments are
+        checked at the call, before any request.
+
+        >>> async for person in db.iter(entity_class=Person):              # doctest: +SKIP
+        ...     print(person["id_number"])
+        """
+        compiled, _ = compile_query(entity_class, where, index, descending)
+        check_limit(page_size)
+        items = iter_items_async(
+            self.client,
+            self.table_name,
+            compiled,
+            page_size=page_size,
+            forward=not descending,
+            partitions=entity_class.partitions(),
+        )
+        return _stripped(entity_class, items)
+
     async def _run(self, plan: Plan[_T]) -> _T:
         """Carry out a verb's plan (:mod:`dynamore._verbs`): await each call it asks for and
         hand back the result, or throw in the error. A cancelled task leaves the plan where it
@@ -215,3 +288,9 @@ class AsyncDynamoDbProxy:
                     step = plan.send(result)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+
+async def _stripped(entity_class: EntityClass, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
+    strip = entity_class.strip_keys
+    async for item in items:
+        yield strip(item)
