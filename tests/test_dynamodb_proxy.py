@@ -21,7 +21,7 @@ from dynamore.dynamodb_proxy import (
     guarded_write_delay,
 )
 from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
-from dynamore.exceptions import ConcurrentUpdate, ValidationError
+from dynamore.exceptions import ConcurrentUpdate, InvalidCursor, ValidationError
 from tests.client_kit import KINDS, make_client
 from tests.kit import JEANNE, PERSON_SCHEMA, Person
 from tests.proxy_kit import proxy_for
@@ -481,6 +481,36 @@ def test_an_attribute_another_writer_adds_during_read_merge_write_survives(
         "name": "b",
         "expires_at": 1900000000,
     }
+
+
+# -- query and iter -----------------------------------------------------------------------------
+
+
+class ShardedNote(Note):
+    SCHEMA = {**Note.SCHEMA, "title": "SNOTE"}
+    PARTITION_SHARDS = 4
+
+
+@pytest.mark.parametrize("entity", [Note, ShardedNote], ids=["one partition", "sharded"])
+def test_query_pages_cursors_and_iter(entity: type[Note], db: DynamoDbProxy) -> None:
+    for i in range(23):
+        db.post(entity_class=entity, data={"id": f"n{i:02d}", "value": i % 3})
+    where = {"value": 1}
+    expected = [{"id": f"n{i:02d}", "value": 1} for i in range(23) if i % 3 == 1]
+    pages = [db.query(entity_class=entity, where=where, limit=3)]
+    while pages[-1].cursor is not None:
+        pages.append(db.query(entity_class=entity, where=where, limit=3, cursor=pages[-1].cursor))
+    assert [len(p.items) for p in pages[:-1]] == [3] * (len(pages) - 1)
+    assert [item for page in pages for item in page.items] == expected
+    with pytest.raises(InvalidCursor):
+        db.query(entity_class=entity, where={"value": 2}, limit=3, cursor=pages[0].cursor)
+    with pytest.raises(ValidationError, match="limit"):
+        db.query(entity_class=entity, limit=0)
+    with pytest.raises(ValidationError, match="limit"):
+        db.iter(entity_class=entity, page_size=0)  # at the call, not at the first item
+    backwards = db.iter(entity_class=entity, where=where, descending=True, page_size=2)
+    assert list(backwards) == expected[::-1]
+    assert len(db.get(entity_class=entity)) == 23
 
 
 # -- keys ---------------------------------------------------------------------------------------
