@@ -1,5 +1,6 @@
-"""The table check shared by ``DynamoDbProxy`` and the bulk loader: does a table's key schema
-match an entity's ``pr_keys()``? One ``DescribeTable`` per table per process (cached)."""
+"""The table check shared by ``DynamoDbProxy``, ``AsyncDynamoDbProxy`` and the bulk loader:
+does a table's key schema match an entity's ``pr_keys()``? One ``DescribeTable`` per table per
+process (cached; the asyncio side sends its own, :func:`dynamore._async_proxy.table_keys`)."""
 
 from __future__ import annotations
 

@@ -54,6 +54,7 @@ __all__ = [
     "delete",
     "describe",
     "failure",
+    "guarded_write",
     "guarded_write_delay",
     "live",
     "patch",
