@@ -273,9 +273,12 @@ class DynamoDbProxy:
                     else:
                         result = getattr(client, op)(*args, **kwargs)
                 except Exception as exc:
-                    step = plan.throw(exc)
+                    error: Optional[Exception] = exc
                 else:
-                    step = plan.send(result)
+                    error = None
+                # Outside the handler, so that an error the plan raises in turn is not
+                # chained to the one it was given.
+                step = plan.send(result) if error is None else plan.throw(error)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
