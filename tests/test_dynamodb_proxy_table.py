@@ -171,6 +171,31 @@ def test_async_tasks_share_one_describe_table_with_each_other_and_the_blocking_s
     assert proxy.forwarded["DescribeTable"] == 2  # the blocking proxy knew the table too
 
 
+def test_a_task_cancelled_while_checking_the_table_leaves_the_check_to_the_others(
+    ddb_endpoint: str, table: str
+) -> None:
+    async def run(proxy: FaultProxy) -> None:
+        async with AsyncClient(endpoint_url=proxy.url, transport="native") as client:
+            db = AsyncDynamoDbProxy(table_name=table, client=client)
+            tasks = [
+                asyncio.ensure_future(
+                    db.post(entity_class=Person, data={**JEANNE, "id_number": str(n)})
+                )
+                for n in range(4)
+            ]
+            while not proxy.received["DescribeTable"]:  # the check is under way (stalled)
+                await asyncio.sleep(0.01)
+            tasks[0].cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(outcomes[0], asyncio.CancelledError)
+        assert [o["id_number"] for o in outcomes[1:]] == ["1", "2", "3"]  # type: ignore[index]
+        assert proxy.forwarded["DescribeTable"] == 1 and proxy.forwarded["PutItem"] == 3
+
+    with FaultProxy(ddb_endpoint, stall_seconds=0.3) as proxy:
+        proxy.inject("stall", operation="DescribeTable")
+        asyncio.run(run(proxy))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_denied_describe_table_names_the_permission_and_the_opt_out(
     kind: str, proxy: FaultProxy, table: str
