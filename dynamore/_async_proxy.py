@@ -130,6 +130,10 @@ class AsyncDynamoDbProxy:
             self._client = shared_async_client()
         return self._client
 
+    def _must_check(self, entity_class: EntityClass) -> bool:
+        """Is the table check of ``entity_class`` still to be done by this proxy?"""
+        return self.check_table and entity_class not in self._checked
+
     async def ensure_table(self, entity_class: EntityClass) -> None:
         """Check that the table's key schema is ``entity_class.pr_keys()`` (see
         DynamoDbProxy.ensure_table); the verbs that write call it."""
@@ -157,7 +161,9 @@ class AsyncDynamoDbProxy:
 
     async def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken (see DynamoDbProxy.post)."""
-        return await self._run(_verbs.post(self.table_name, entity_class, data))
+        return await self._run(
+            _verbs.post(self.table_name, entity_class, data, check=self._must_check(entity_class))
+        )
 
     async def put(
         self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None
@@ -170,6 +176,7 @@ class AsyncDynamoDbProxy:
                 entity_class,
                 data,
                 if_match,
+                check=self._must_check(entity_class),
                 decode=self.client.decode_item,
                 jitter=self._jitter,
             )
@@ -186,6 +193,7 @@ class AsyncDynamoDbProxy:
                 entity_class,
                 data,
                 if_match,
+                check=self._must_check(entity_class),
                 decode=self.client.decode_item,
                 jitter=self._jitter,
             )
@@ -202,6 +210,7 @@ class AsyncDynamoDbProxy:
                 entity_class,
                 data,
                 if_match,
+                check=self._must_check(entity_class),
                 decode=self.client.decode_item,
                 jitter=self._jitter,
             )

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional
 
-from dynamore._verbs import checked_change, describe, failure, prepare_post
+from dynamore._verbs import checked_change, create_condition, describe, failure, new_item
 from dynamore._writes import (
     delete_step,
     merge_step,
@@ -122,7 +122,9 @@ class Transaction:
         """Add the creation of an entity (AlreadyExists at commit if its id is taken)."""
         self._open()
         proxy = self._proxy
-        _, item, condition, names, values = proxy._run(prepare_post(entity_class, data))
+        _, item, now = new_item(entity_class, data)
+        proxy.ensure_table(entity_class)
+        condition, names, values = create_condition(entity_class, item, now)
         key = _key_of(entity_class, item)
         self._add(
             entity_class,

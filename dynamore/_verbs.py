@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Generator
-from typing import Any, NamedTuple, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 from dynamore._managed import WRITE_TOKEN_ATTRIBUTE as WRITE_TOKEN
 from dynamore._managed import is_expired, new_token
@@ -51,15 +51,16 @@ __all__ = [
     "Plan",
     "Step",
     "checked_change",
+    "create_condition",
     "delete",
     "describe",
     "failure",
     "guarded_write",
     "guarded_write_delay",
     "live",
+    "new_item",
     "patch",
     "post",
-    "prepare_post",
     "put",
 ]
 
@@ -81,14 +82,10 @@ EntityClass = type[Entity]
 _T = TypeVar("_T")
 
 
-class Step(NamedTuple):
-    """One thing a plan needs done: the client operation ``op`` (a method name of Client and
-    AsyncClient alike) called with ``args`` and ``kwargs``, or :data:`CHECK_TABLE`/:data:`PAUSE`."""
-
-    op: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-
+#: One thing a plan needs done: ``(op, args, kwargs)``, the client operation ``op`` (a method
+#: name of Client and AsyncClient alike) called with ``args`` and ``kwargs``, or
+#: :data:`CHECK_TABLE` or :data:`PAUSE`. A plain tuple: steps are made on the hot path.
+Step = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 Plan = Generator[Step, Any, _T]
 
@@ -119,32 +116,41 @@ def live(entity_class: EntityClass, item: Optional[Item]) -> Optional[Item]:
 # -- post -----------------------------------------------------------------------------------------
 
 
-def prepare_post(
-    entity_class: EntityClass, data: Item
-) -> Plan[tuple[Entity, Item, str, dict[str, str], dict[str, Any]]]:
-    """Everything ``post`` checks and sends: the entity, the item, the condition and its
-    placeholders (after the table check and the pre hook)."""
+def new_item(entity_class: EntityClass, data: Item) -> tuple[Entity, Item, float]:
+    """What ``post`` creates from ``data``: the validated entity, the item (keys, version and
+    timestamps) and the time it was stamped with."""
     entity_class.check_keys_absent(data)
     managed = entity_class._managed
     now = time.time() if managed.clock else 0.0
     instance = entity_class(managed.writable(data))
     item = instance.data_with_identity()
     managed.stamp_new(item, now)
-    yield Step(CHECK_TABLE, (entity_class,), _NO_KWARGS)
+    return instance, item, now
+
+
+def create_condition(
+    entity_class: EntityClass, item: Item, now: float
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """After the table check: the pre hook on the new item, then the condition of its create
+    and its placeholders."""
     if entity_class.pre(http_method="POST", data=item) is False:
         raise PreconditionFailed(f"{entity_class.__name__}.pre refused POST")
     names = {"#pk": entity_class.pr_keys()[0]}
     values: dict[str, Any] = {}
-    condition = managed.create_condition(names, values, now)
-    return instance, item, condition, names, values
+    condition = entity_class._managed.create_condition(names, values, now)
+    return condition, names, values
 
 
-def post(table: str, entity_class: EntityClass, data: Item) -> Plan[Item]:
+def post(table: str, entity_class: EntityClass, data: Item, *, check: bool) -> Plan[Item]:
     """``post``: one conditional PutItem; a failed condition that met this very write (its
-    earlier attempt applied, the answer lost) is success, anything else AlreadyExists."""
-    instance, item, condition, names, values = yield from prepare_post(entity_class, data)
+    earlier attempt applied, the answer lost) is success, anything else AlreadyExists.
+    ``check``: the table check is still to be done."""
+    instance, item, now = new_item(entity_class, data)
+    if check:
+        yield (CHECK_TABLE, (entity_class,), _NO_KWARGS)
+    condition, names, values = create_condition(entity_class, item, now)
     try:
-        yield Step(
+        yield (
             "put_item",
             (table, item),
             {
@@ -177,6 +183,7 @@ def put(
     data: Item,
     if_match: Optional[int],
     *,
+    check: bool,
     decode: ItemDecoder,
     jitter: Callable[[], float],
 ) -> Plan[Item]:
@@ -187,7 +194,8 @@ def put(
     entity_class.check_keys_absent(data)
     instance = entity_class(managed.writable(data))
     item = instance.data_with_identity()
-    yield Step(CHECK_TABLE, (entity_class,), _NO_KWARGS)
+    if check:
+        yield (CHECK_TABLE, (entity_class,), _NO_KWARGS)
     now = time.time() if managed.clock else 0.0
     token = new_token() if managed.version is not None else None
     keys = entity_class.pr_keys()
@@ -216,7 +224,7 @@ def put(
         condition = managed.condition(names, values, now=now, if_match=if_match, token=token)
         wants_old = entity_class.hook_overridden("post") or bool(managed.owned)
         try:
-            existing = yield Step(
+            existing = yield (
                 "update_item",
                 (table, key),
                 {
@@ -247,6 +255,7 @@ def patch(
     data: Item,
     if_match: Optional[int],
     *,
+    check: bool,
     decode: ItemDecoder,
     jitter: Callable[[], float],
 ) -> Plan[Item]:
@@ -256,7 +265,8 @@ def patch(
     if_match = managed.check_if_match(if_match, entity_class.__name__)
     key = entity_class.key_for(data)
     data = managed.writable(data)
-    yield Step(CHECK_TABLE, (entity_class,), _NO_KWARGS)
+    if check:
+        yield (CHECK_TABLE, (entity_class,), _NO_KWARGS)
     now = time.time() if managed.clock else 0.0
     token = new_token() if managed.version is not None else None
     validate_patch = entity_class._validators.patch
@@ -298,7 +308,7 @@ def _update(
     changes = {k: v for k, v in data.items() if k != entity_class.ID_ATTRIBUTE}
     if not changes and not managed.stamps and if_match is None:
         # Nothing to change: still NotFound if the entity is absent (or expired).
-        current = yield Step("get_item", (table, key), {"consistent": True})
+        current = yield ("get_item", (table, key), {"consistent": True})
         if current is None or (managed.ttl is not None and is_expired(current, managed.ttl, now)):
             raise NotFound(describe(entity_class, data))
         return current  # type: ignore[no-any-return]
@@ -306,7 +316,7 @@ def _update(
     update = update_expression(changes, (), keys, names, values, extra)
     condition = managed.condition(names, values, now=now, if_match=if_match, token=token)
     try:
-        new = yield Step(
+        new = yield (
             "update_item",
             (table, key),
             {
@@ -332,6 +342,7 @@ def delete(
     data: Item,
     if_match: Optional[int],
     *,
+    check: bool,
     decode: ItemDecoder,
     jitter: Callable[[], float],
 ) -> Plan[Item]:
@@ -340,7 +351,8 @@ def delete(
     managed = entity_class._managed
     if_match = managed.check_if_match(if_match, entity_class.__name__)
     key = entity_class.key_for(data)
-    yield Step(CHECK_TABLE, (entity_class,), _NO_KWARGS)
+    if check:
+        yield (CHECK_TABLE, (entity_class,), _NO_KWARGS)
     now = time.time() if managed.clock else 0.0
     if entity_class.hook_overridden("pre"):
         old, _ = yield from guarded_write(
@@ -358,7 +370,7 @@ def delete(
         values: dict[str, Any] = {}
         condition = managed.condition(names, values, now=now, if_match=if_match, token=None)
         try:
-            deleted = yield Step(
+            deleted = yield (
                 "delete_item",
                 (table, key),
                 {
@@ -406,7 +418,7 @@ def guarded_write(
     keys = entity_class.pr_keys()
     first: Optional[Item] = None
     for attempt in range(1, GUARDED_WRITE_ATTEMPTS + 1):
-        raw = (yield Step("call", ("GetItem", read), _NO_KWARGS)).get("Item")
+        raw = (yield ("call", ("GetItem", read), _NO_KWARGS)).get("Item")
         if raw is None:
             raise NotFound(f"{entity_class._title} {key}")
         current = decode(raw)
@@ -421,14 +433,14 @@ def guarded_write(
         guard = {"condition": condition, "names": names, "values": values}
         try:
             if change is None:
-                yield Step("delete_item", (table, key), guard)
+                yield ("delete_item", (table, key), guard)
                 return current, None
             # An update, not a put: attributes that appear meanwhile and that this write
             # does not own (a TTL, say) survive it.
             attributes, remove = change
             removed = list(remove)
             update = update_expression(attributes, removed, keys, names, values)
-            yield Step("update_item", (table, key), {"update": update, **guard})
+            yield ("update_item", (table, key), {"update": update, **guard})
             # What the condition let through is exactly the read item, changed so.
             new = {k: v for k, v in current.items() if k not in removed}
             new.update(attributes)
@@ -437,7 +449,7 @@ def guarded_write(
             if change is None and exc.ambiguous:
                 return current, None  # our own earlier attempt deleted it
         if attempt < GUARDED_WRITE_ATTEMPTS:
-            yield Step(PAUSE, (guarded_write_delay(attempt, jitter),), _NO_KWARGS)
+            yield (PAUSE, (guarded_write_delay(attempt, jitter),), _NO_KWARGS)
     raise ConcurrentUpdate(
         f"{entity_class._title} {key} changed under {GUARDED_WRITE_ATTEMPTS} attempts "
         "to read, merge and write it; nothing was overwritten"

@@ -169,6 +169,10 @@ class DynamoDbProxy:
             self._client = shared_client()
         return self._client
 
+    def _must_check(self, entity_class: EntityClass) -> bool:
+        """Is the table check of ``entity_class`` still to be done by this proxy?"""
+        return self.check_table and entity_class not in self._checked
+
     def ensure_table(self, entity_class: EntityClass) -> None:
         """Check that the table's key schema is ``entity_class.pr_keys()`` (see the class
         docstring); the verbs that write call it. ConfigurationError naming both if not."""
@@ -205,7 +209,9 @@ class DynamoDbProxy:
     def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken (by an item that has not
         expired). Returns the stored data (with its version and timestamps, if kept)."""
-        return self._run(_verbs.post(self.table_name, entity_class, data))
+        return self._run(
+            _verbs.post(self.table_name, entity_class, data, check=self._must_check(entity_class))
+        )
 
     def put(self, *, entity_class: EntityClass, data: Item, if_match: Optional[int] = None) -> Item:
         """Replace the entity's own attributes; NotFound if it does not exist (or has
@@ -218,6 +224,7 @@ class DynamoDbProxy:
                 entity_class,
                 data,
                 if_match,
+                check=self._must_check(entity_class),
                 decode=self.client.decode_item,
                 jitter=self._jitter,
             )
@@ -235,6 +242,7 @@ class DynamoDbProxy:
                 entity_class,
                 data,
                 if_match,
+                check=self._must_check(entity_class),
                 decode=self.client.decode_item,
                 jitter=self._jitter,
             )
@@ -251,6 +259,7 @@ class DynamoDbProxy:
                 entity_class,
                 data,
                 if_match,
+                check=self._must_check(entity_class),
                 decode=self.client.decode_item,
                 jitter=self._jitter,
             )

@@ -34,21 +34,21 @@ def run(plan: Plan[Any], answer: Any, steps: Optional[list[Step]] = None) -> tup
         step = next(plan)
         while True:
             steps.append(step)
-            result = None if step.op in (CHECK_TABLE, PAUSE) else answer(step)
+            result = None if step[0] in (CHECK_TABLE, PAUSE) else answer(step)
             step = plan.throw(result) if isinstance(result, Exception) else plan.send(result)
     except StopIteration as done:
         return steps, done.value
 
 
 def test_post_checks_the_table_then_sends_one_conditional_put() -> None:
-    steps, result = run(_verbs.post("T", Person, JEANNE), lambda step: None)
+    steps, result = run(_verbs.post("T", Person, JEANNE, check=True), lambda step: None)
     assert result == JEANNE
-    assert [s.op for s in steps] == [CHECK_TABLE, "put_item"]
-    assert steps[0].args == (Person,)
+    assert [s[0] for s in steps] == [CHECK_TABLE, "put_item"]
+    assert steps[0][1] == (Person,)
     put = steps[1]
-    assert put.args == ("T", {**JEANNE, **KEY})
-    assert put.kwargs["condition"] == "attribute_not_exists(#pk)"
-    assert put.kwargs["return_values_on_failure"] == "ALL_OLD"
+    assert put[1] == ("T", {**JEANNE, **KEY})
+    assert put[2]["condition"] == "attribute_not_exists(#pk)"
+    assert put[2]["return_values_on_failure"] == "ALL_OLD"
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_post_checks_the_table_then_sends_one_conditional_put() -> None:
     ids=["own write", "other data", "not ambiguous"],
 )
 def test_post_meeting_a_failed_condition(error: ConditionalCheckFailed, created: bool) -> None:
-    plan = _verbs.post("T", Person, JEANNE)
+    plan = _verbs.post("T", Person, JEANNE, check=True)
     if created:
         assert run(plan, lambda step: error)[1] == JEANNE
         return
@@ -142,16 +142,16 @@ def test_read_merge_write_steps() -> None:
     )
     steps: list[Step] = []
     with pytest.raises(ConcurrentUpdate):
-        run(plan, lambda step: answers[step.op](), steps)
-    assert [s.op for s in steps] == ["call", "update_item", PAUSE] * 4 + ["call", "update_item"]
-    assert [s.args[0] for s in steps if s.op == PAUSE] == [0.005, 0.01, 0.02, 0.04]
+        run(plan, lambda step: answers[step[0]](), steps)
+    assert [s[0] for s in steps] == ["call", "update_item", PAUSE] * 4 + ["call", "update_item"]
+    assert [s[1][0] for s in steps if s[0] == PAUSE] == [0.005, 0.01, 0.02, 0.04]
     read, update = steps[0], steps[1]
-    assert read.args == (
+    assert read[1] == (
         "GetItem",
         {"TableName": "T", "Key": encode_item(KEY), "ConsistentRead": True},
     )
-    names, values = update.kwargs["names"], update.kwargs["values"]
+    names, values = update[2]["names"], update[2]["values"]
     age = next(p for p, name in names.items() if name == "age" and p.startswith("#a"))
-    assert update.args == ("T", KEY) and values[":" + age[1:]] == 1
-    assert f"{age} = :{age[1:]}" in update.kwargs["update"]
-    assert update.kwargs["condition"].endswith("attribute_exists(#pk)")
+    assert update[1] == ("T", KEY) and values[":" + age[1:]] == 1
+    assert f"{age} = :{age[1:]}" in update[2]["update"]
+    assert update[2]["condition"].endswith("attribute_exists(#pk)")
