@@ -1,13 +1,15 @@
 """What the proxy's write verbs decide, written once for :class:`~dynamore.dynamodb_proxy.
 DynamoDbProxy` and :class:`~dynamore.dynamodb_proxy.AsyncDynamoDbProxy`: no I/O here.
 
-A verb is a *plan*: a generator that yields each :class:`Step` it needs done and receives its
-outcome: the result of a client operation is sent back, its error thrown in at the ``yield``.
-The proxies drive plans with their own client, the blocking one with ``client.<op>(...)`` and
-``time.sleep``, the asyncio one with ``await client.<op>(...)`` and ``asyncio.sleep``
-(:meth:`DynamoDbProxy._run`, :meth:`AsyncDynamoDbProxy._run`). Two steps are not client
-operations: :data:`CHECK_TABLE` (the proxy's table check, once per entity type) and
-:data:`PAUSE` (the backoff between read-merge-write attempts).
+A verb is a *plan*: a generator that yields each step ``(op, args, kwargs)`` it needs done
+(:data:`Step`) and receives its outcome: the result of a client operation is sent back, its
+error thrown in at the ``yield``. The proxies drive plans with their own client, the blocking
+one with ``client.<op>(...)`` and ``time.sleep``, the asyncio one with
+``await client.<op>(...)`` and ``asyncio.sleep`` (:meth:`DynamoDbProxy._run`,
+:meth:`AsyncDynamoDbProxy._run`). Two steps are not client operations: :data:`CHECK_TABLE`
+(the proxy's table check, yielded only while it is due: the verbs' ``check`` argument) and
+:data:`PAUSE` (the backoff between read-merge-write attempts). What needs no I/O at all
+(``get`` by id's reading of the item, the post's halves) is plain functions.
 """
 
 from __future__ import annotations
