@@ -27,6 +27,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional
 
+from dynamore._verbs import checked_change, create_condition, describe, failure, new_item
 from dynamore._writes import (
     delete_step,
     merge_step,
@@ -121,7 +122,9 @@ class Transaction:
         """Add the creation of an entity (AlreadyExists at commit if its id is taken)."""
         self._open()
         proxy = self._proxy
-        _, item, condition, names, values = proxy._post_write(entity_class, data)
+        _, item, now = new_item(entity_class, data)
+        proxy.ensure_table(entity_class)
+        condition, names, values = create_condition(entity_class, item, now)
         key = _key_of(entity_class, item)
         self._add(
             entity_class,
@@ -238,9 +241,7 @@ class Transaction:
         deleted: Item = {entity_class.ID_ATTRIBUTE: data[entity_class.ID_ATTRIBUTE]}
         if entity_class.hook_overridden("pre"):
             current = self._read("DELETE", entity_class, key, if_match, now)
-            proxy._checked_change(
-                entity_class, key, current, delete_step(entity_class), if_match, now, None
-            )
+            checked_change(entity_class, current, delete_step(entity_class), if_match, now, None)
             deleted = entity_class.strip_keys(current)
         names: dict[str, str] = {"#pk": entity_class.pr_keys()[0]}
         values: dict[str, Any] = {}
@@ -302,15 +303,13 @@ class Transaction:
     def _error(self, step: _Step, code: str, reason: dict[str, Any]) -> DynamoreError:
         """The error the verb alone would have raised for this cancellation reason."""
         entity_class, data = step.entity_class, step.data
-        describe = self._proxy._describe(entity_class, data)
+        named = describe(entity_class, data)
         if code == "ConditionalCheckFailed":
             if step.verb == "POST":
-                return AlreadyExists(describe)
-            return self._proxy._failure(
-                entity_class, data, reason.get("Item"), step.now, step.if_match
-            )
+                return AlreadyExists(named)
+            return failure(entity_class, data, reason.get("Item"), step.now, step.if_match)
         if code == "TransactionConflict":
-            return ConcurrentUpdate(f"{describe}: another transaction was changing it")
+            return ConcurrentUpdate(f"{named}: another transaction was changing it")
         return ServiceError(code, str(reason.get("Message") or ""))
 
     # -- helpers --------------------------------------------------------------------------------
@@ -373,7 +372,7 @@ class Transaction:
         """The update expression of a verb that read ``current`` (checked live and at
         ``if_match`` first), and the item it leaves."""
 
-        change = self._proxy._checked_change(entity_class, key, current, build, if_match, now, None)
+        change = checked_change(entity_class, current, build, if_match, now, None)
         assert change is not None  # put and patch builds never delete
         attributes, remove = change
         removed = list(remove)

@@ -3,6 +3,7 @@ and its hooks get the arguments 0.1.1 gave them, verb by verb (the README's tabl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import pytest
@@ -11,6 +12,8 @@ from dynamore import Client
 from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy, NotFound, PreconditionFailed
 from dynamore.entity import Entity
 from dynamore.exceptions import ValidationError
+from tests.client_kit import KINDS, make_client
+from tests.proxy_kit import proxy_for
 
 Item = dict[str, Any]
 
@@ -35,9 +38,11 @@ JEANNE = {"name": "Jeanne", "age": 123, "gender": "female", "id_number": "123456
 KEYS = {"PK": "PERSON", "SK": "123456"}
 
 
-@pytest.fixture
-def db(client: Client, table: str) -> DynamoDbProxy:
-    return DynamoDbProxy(table_name=table, client=client)
+@pytest.fixture(params=KINDS)
+def db(request: pytest.FixtureRequest, ddb_endpoint: str, table: str) -> Iterator[Any]:
+    """The proxy under test: DynamoDbProxy, or AsyncDynamoDbProxy behind a blocking facade."""
+    with make_client(request.param, endpoint_url=ddb_endpoint) as c:
+        yield proxy_for(c, table_name=table)
 
 
 def test_make_entity_from_the_base_class() -> None:

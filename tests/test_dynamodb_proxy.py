@@ -5,21 +5,26 @@ hooks: test_compat_0_1.)"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import pytest
 
-from dynamore import Client
+from dynamore import AsyncClient, Client
 from dynamore.dynamodb_proxy import (
     AlreadyExists,
+    AsyncDynamoDbProxy,
     DynamoDbProxy,
     NotFound,
     guarded_write_delay,
 )
 from dynamore.entity import LEGACY_SORT_KEY_FORMAT, Entity
-from dynamore.exceptions import ConcurrentUpdate, ValidationError
+from dynamore.exceptions import ConcurrentUpdate, InvalidCursor, ValidationError
+from tests.client_kit import KINDS, make_client
 from tests.kit import JEANNE, PERSON_SCHEMA, Person
+from tests.proxy_kit import proxy_for
 
 Item = dict[str, Any]
 
@@ -34,8 +39,21 @@ class Note(Entity):
     ID_ATTRIBUTE = "id"
 
 
+@pytest.fixture(params=KINDS)
+def any_client(request: pytest.FixtureRequest, ddb_endpoint: str) -> Iterator[Any]:
+    """A Client, or an AsyncClient behind a blocking facade (see tests/proxy_kit.py)."""
+    with make_client(request.param, endpoint_url=ddb_endpoint) as c:
+        yield c
+
+
 @pytest.fixture
-def db(client: Client, table: str) -> DynamoDbProxy:
+def db(any_client: Any, table: str) -> Any:
+    """The proxy under test: DynamoDbProxy, or AsyncDynamoDbProxy behind a blocking facade."""
+    return proxy_for(any_client, table_name=table)
+
+
+@pytest.fixture
+def sync_db(client: Client, table: str) -> DynamoDbProxy:
     return DynamoDbProxy(table_name=table, client=client)
 
 
@@ -86,7 +104,8 @@ def test_invalid_data_writes_nothing(db: DynamoDbProxy, client: Client, table: s
     assert client.scan(table).items == []
 
 
-def test_twelve_threads_posting_one_id_exactly_one_wins(db: DynamoDbProxy) -> None:
+def test_twelve_threads_posting_one_id_exactly_one_wins(sync_db: DynamoDbProxy) -> None:
+    db = sync_db
     barrier = threading.Barrier(12)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -238,6 +257,24 @@ def test_default_client_is_shared_and_uses_ddb_endpoint(
     assert two.get(entity_class=Person) == [JEANNE]
     assert one.client is two.client
     one.client.close()
+
+
+def test_async_default_client_is_shared_and_uses_ddb_endpoint(
+    ddb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dynamore._async_proxy as module
+
+    monkeypatch.setenv("DDB_ENDPOINT", ddb_endpoint)
+    monkeypatch.setattr(module, "_shared", None)
+
+    async def run() -> None:
+        one, two = AsyncDynamoDbProxy(table_name=table), AsyncDynamoDbProxy(table_name=table)
+        await one.post(entity_class=Person, data=JEANNE)
+        assert await two.get(entity_class=Person, data={"id_number": "123456"}) == JEANNE
+        assert one.client is two.client and isinstance(one.client, AsyncClient)
+        await one.client.aclose()
+
+    asyncio.run(run())
 
 
 def test_readme_quick_start_schema(db: DynamoDbProxy) -> None:
@@ -446,6 +483,36 @@ def test_an_attribute_another_writer_adds_during_read_merge_write_survives(
     }
 
 
+# -- query and iter -----------------------------------------------------------------------------
+
+
+class ShardedNote(Note):
+    SCHEMA = {**Note.SCHEMA, "title": "SNOTE"}
+    PARTITION_SHARDS = 4
+
+
+@pytest.mark.parametrize("entity", [Note, ShardedNote], ids=["one partition", "sharded"])
+def test_query_pages_cursors_and_iter(entity: type[Note], db: DynamoDbProxy) -> None:
+    for i in range(23):
+        db.post(entity_class=entity, data={"id": f"n{i:02d}", "value": i % 3})
+    where = {"value": 1}
+    expected = [{"id": f"n{i:02d}", "value": 1} for i in range(23) if i % 3 == 1]
+    pages = [db.query(entity_class=entity, where=where, limit=3)]
+    while pages[-1].cursor is not None:
+        pages.append(db.query(entity_class=entity, where=where, limit=3, cursor=pages[-1].cursor))
+    assert [len(p.items) for p in pages[:-1]] == [3] * (len(pages) - 1)
+    assert [item for page in pages for item in page.items] == expected
+    with pytest.raises(InvalidCursor):
+        db.query(entity_class=entity, where={"value": 2}, limit=3, cursor=pages[0].cursor)
+    with pytest.raises(ValidationError, match="limit"):
+        db.query(entity_class=entity, limit=0)
+    with pytest.raises(ValidationError, match="limit"):
+        db.iter(entity_class=entity, page_size=0)  # at the call, not at the first item
+    backwards = db.iter(entity_class=entity, where=where, descending=True, page_size=2)
+    assert list(backwards) == expected[::-1]
+    assert len(db.get(entity_class=entity)) == 23
+
+
 # -- keys ---------------------------------------------------------------------------------------
 
 
@@ -511,10 +578,10 @@ def test_guarded_write_delay_is_full_jitter_doubling_to_a_cap() -> None:
 
 
 def test_read_merge_write_backs_off_with_jitter_between_attempts(
-    client: Client, table: str
+    any_client: Any, client: Client, table: str
 ) -> None:
     slept: list[float] = []
-    db = DynamoDbProxy(table_name=table, client=client, sleep=slept.append, jitter=lambda: 0.5)
+    db = proxy_for(any_client, table_name=table, sleep=slept.append, jitter=lambda: 0.5)
 
     class Contended(Person):
         @classmethod
@@ -540,7 +607,7 @@ def test_read_merge_write_backs_off_with_jitter_between_attempts(
 
 
 def test_read_merge_write_decodes_with_the_clients_own_decoder(
-    client: Client, table: str, monkeypatch: pytest.MonkeyPatch
+    any_client: Any, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The decoder is built once per client (its number policy fixed); the proxy must use
     # that one, not decode again with a flag of its own.
@@ -549,9 +616,10 @@ def test_read_merge_write_decodes_with_the_clients_own_decoder(
         def pre(cls, http_method: str, data: Item, existing_item: Optional[Item] = None) -> bool:
             return True
 
-    db = DynamoDbProxy(table_name=table, client=client)
+    db = proxy_for(any_client, table_name=table)
     db.post(entity_class=Hooked, data={"id": "n", "text": "a"})
     decoded: list[Item] = []
+    client = getattr(any_client, "aclient", any_client)  # the AsyncClient behind a facade
     own = client._decode_item
 
     def spy(av_map: dict[str, Any]) -> Item:

@@ -16,7 +16,9 @@ from dynamore._retry import RetryPolicy
 from dynamore.codec import canonical_item, encode_value
 from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy
 from dynamore.entity import Entity
+from tests.client_kit import KINDS, make_client
 from tests.faultproxy import FaultProxy
+from tests.proxy_kit import proxy_for
 
 Item = dict[str, Any]
 
@@ -69,11 +71,33 @@ def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
         yield p
 
 
+RETRY = RetryPolicy(max_attempts=3, transient_base=0.001, throttle_base=0.001)
+
+
 @pytest.fixture
 def faulty(proxy: FaultProxy) -> Iterator[Client]:
-    retry = RetryPolicy(max_attempts=3, transient_base=0.001, throttle_base=0.001)
-    with Client(endpoint_url=proxy.url, transport="native", retry=retry) as c:
+    with Client(endpoint_url=proxy.url, transport="native", retry=RETRY) as c:
         yield c
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which proxy a post test runs on: DynamoDbProxy or AsyncDynamoDbProxy."""
+    return str(request.param)
+
+
+@pytest.fixture
+def faulty_db(kind: str, proxy: FaultProxy, table: str) -> Iterator[Any]:
+    """The proxy under test (of ``kind``), its requests through the fault proxy."""
+    with make_client(kind, endpoint_url=proxy.url, transport="native", retry=RETRY) as c:
+        yield proxy_for(c, table_name=table)
+
+
+@pytest.fixture
+def db(kind: str, ddb_endpoint: str, table: str) -> Iterator[Any]:
+    """The proxy under test (of ``kind``), straight to DynamoDB Local."""
+    with make_client(kind, endpoint_url=ddb_endpoint) as c:
+        yield proxy_for(c, table_name=table)
 
 
 @pytest.fixture(autouse=True)
@@ -83,9 +107,9 @@ def _no_posts_counted() -> None:
 
 @pytest.mark.parametrize("value", VALUES.values(), ids=VALUES.keys())
 def test_post_whose_answer_was_lost_succeeds_once_for_every_value_type(
-    value: Any, proxy: FaultProxy, faulty: Client, client: Client, table: str
+    value: Any, proxy: FaultProxy, faulty_db: Any, client: Client, table: str
 ) -> None:
-    db = DynamoDbProxy(table_name=table, client=faulty)
+    db = faulty_db
     data = {"id": "m", "value": value}
     proxy.inject("reset_after", operation="PutItem")  # applied, answer lost
     assert db.post(entity_class=Counted, data=data) == data
@@ -104,10 +128,7 @@ def test_post_whose_answer_was_lost_succeeds_once_for_every_value_type(
 
 
 @pytest.mark.parametrize("value", [Decimal("19.90"), ("a", 1), {"x"}, "plain"], ids=repr)
-def test_two_posts_of_identical_data_only_the_first_wins(
-    value: Any, client: Client, table: str
-) -> None:
-    db = DynamoDbProxy(table_name=table, client=client)
+def test_two_posts_of_identical_data_only_the_first_wins(value: Any, db: Any) -> None:
     data = {"id": "m", "value": value}
     assert db.post(entity_class=Counted, data=data) == data
     with pytest.raises(AlreadyExists):
@@ -116,14 +137,14 @@ def test_two_posts_of_identical_data_only_the_first_wins(
 
 
 def test_a_post_retried_only_after_throttling_meets_no_write_of_its_own(
-    proxy: FaultProxy, faulty: Client, client: Client, table: str
+    proxy: FaultProxy, faulty_db: Any, client: Client, table: str
 ) -> None:
     # A throttled attempt was not applied: the identical item already there is someone else's.
     DynamoDbProxy(table_name=table, client=client).post(entity_class=Money, data={"id": "m"})
     proxy.inject("throttle", operation="PutItem")
     with pytest.raises(AlreadyExists):
-        DynamoDbProxy(table_name=table, client=faulty).post(entity_class=Counted, data={"id": "m"})
-    assert proxy.forwarded["PutItem"] == 1 and faulty.stats.retries == 1
+        faulty_db.post(entity_class=Counted, data={"id": "m"})
+    assert proxy.forwarded["PutItem"] == 1 and faulty_db.client.stats.retries == 1
     assert Counted.posted == []
 
 

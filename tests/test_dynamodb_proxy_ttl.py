@@ -15,7 +15,9 @@ from dynamore._retry import RetryPolicy
 from dynamore.dynamodb_proxy import AlreadyExists, DynamoDbProxy, NotFound
 from dynamore.entity import Entity
 from dynamore.exceptions import ValidationError
+from tests.client_kit import KINDS, make_client
 from tests.faultproxy import FaultProxy
+from tests.proxy_kit import proxy_for
 
 Item = dict[str, Any]
 
@@ -55,11 +57,13 @@ def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
         yield p
 
 
-@pytest.fixture
-def db(proxy: FaultProxy, table: str) -> Iterator[DynamoDbProxy]:
-    """A proxy whose every request goes through the fault proxy (which counts them)."""
-    with Client(endpoint_url=proxy.url, transport="native", retry=RetryPolicy(max_attempts=1)) as c:
-        yield DynamoDbProxy(table_name=table, client=c, check_table=False)
+@pytest.fixture(params=KINDS)
+def db(request: pytest.FixtureRequest, proxy: FaultProxy, table: str) -> Iterator[DynamoDbProxy]:
+    """A proxy (DynamoDbProxy, or AsyncDynamoDbProxy behind a blocking facade) whose every
+    request goes through the fault proxy (which counts them)."""
+    retry = RetryPolicy(max_attempts=1)
+    with make_client(request.param, endpoint_url=proxy.url, transport="native", retry=retry) as c:
+        yield proxy_for(c, table_name=table, check_table=False)
 
 
 def _seed(client: Client, table: str) -> None:

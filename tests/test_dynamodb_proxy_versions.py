@@ -5,6 +5,7 @@ twice."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Iterator
@@ -12,13 +13,20 @@ from typing import Any, Optional
 
 import pytest
 
-from dynamore import Client
+from dynamore import AsyncClient, Client
 from dynamore._managed import WRITE_TOKEN_ATTRIBUTE
 from dynamore._retry import RetryPolicy
-from dynamore.dynamodb_proxy import DynamoDbProxy, NotFound, PreconditionFailed
+from dynamore.dynamodb_proxy import (
+    AsyncDynamoDbProxy,
+    DynamoDbProxy,
+    NotFound,
+    PreconditionFailed,
+)
 from dynamore.entity import Entity
 from dynamore.exceptions import ValidationError
+from tests.client_kit import KINDS, make_client
 from tests.faultproxy import FaultProxy
+from tests.proxy_kit import proxy_for
 
 Item = dict[str, Any]
 ISO_MILLIS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -62,9 +70,11 @@ class Plain(Entity):
     ID_ATTRIBUTE = "id"
 
 
-@pytest.fixture
-def db(client: Client, table: str) -> DynamoDbProxy:
-    return DynamoDbProxy(table_name=table, client=client)
+@pytest.fixture(params=KINDS)
+def db(request: pytest.FixtureRequest, ddb_endpoint: str, table: str) -> Iterator[Any]:
+    """The proxy under test: DynamoDbProxy, or AsyncDynamoDbProxy behind a blocking facade."""
+    with make_client(request.param, endpoint_url=ddb_endpoint) as c:
+        yield proxy_for(c, table_name=table)
 
 
 @pytest.fixture
@@ -73,11 +83,16 @@ def proxy(ddb_endpoint: str) -> Iterator[FaultProxy]:
         yield p
 
 
-@pytest.fixture
-def faulty_db(proxy: FaultProxy, table: str) -> Iterator[DynamoDbProxy]:
-    retry = RetryPolicy(max_attempts=3, transient_base=0.001, throttle_base=0.001)
-    with Client(endpoint_url=proxy.url, transport="native", retry=retry) as c:
-        yield DynamoDbProxy(table_name=table, client=c, check_table=False)
+RETRY = RetryPolicy(max_attempts=3, transient_base=0.001, throttle_base=0.001)
+
+
+@pytest.fixture(params=KINDS)
+def faulty_db(
+    request: pytest.FixtureRequest, proxy: FaultProxy, table: str
+) -> Iterator[DynamoDbProxy]:
+    """The proxy under test, its requests through the fault proxy."""
+    with make_client(request.param, endpoint_url=proxy.url, transport="native", retry=RETRY) as c:
+        yield proxy_for(c, table_name=table, check_table=False)
 
 
 def _stored(client: Client, table: str, title: str, id_: str) -> Optional[Item]:
@@ -149,9 +164,12 @@ def test_if_match_is_one_request_and_current_comes_from_the_failed_condition(
     assert proxy.forwarded == {"PutItem": 1, "UpdateItem": 2, "DeleteItem": 1}
 
 
-def test_ten_threads_patching_the_same_version_one_wins(
-    proxy: FaultProxy, faulty_db: DynamoDbProxy
-) -> None:
+def test_ten_threads_patching_the_same_version_one_wins(proxy: FaultProxy, table: str) -> None:
+    with Client(endpoint_url=proxy.url, transport="native", retry=RETRY) as c:
+        _ten_threads_patching_the_same_version(proxy, DynamoDbProxy(table_name=table, client=c))
+
+
+def _ten_threads_patching_the_same_version(proxy: FaultProxy, faulty_db: DynamoDbProxy) -> None:
     faulty_db.post(entity_class=Doc, data={"id": "d", "count": 0})
     barrier = threading.Barrier(10)
     wins: list[Item] = []
@@ -179,6 +197,33 @@ def test_ten_threads_patching_the_same_version_one_wins(
     assert all(loss.current == wins[0] for loss in losses)
     assert proxy.forwarded["UpdateItem"] == 10  # one request per attempt, no reads
     assert "GetItem" not in proxy.forwarded
+
+
+@pytest.mark.parametrize("entity_class", [Doc, HookedDoc], ids=["one request", "read-merge-write"])
+def test_ten_tasks_patching_the_same_version_one_wins(
+    entity_class: type[Doc], proxy: FaultProxy, client: Client, table: str
+) -> None:
+    async def race() -> tuple[list[Item], list[PreconditionFailed]]:
+        async with AsyncClient(endpoint_url=proxy.url, transport="native", retry=RETRY) as c:
+            db = AsyncDynamoDbProxy(table_name=table, client=c)
+            await db.post(entity_class=entity_class, data={"id": "d", "count": 0})
+            outcomes = await asyncio.gather(
+                *(
+                    db.patch(entity_class=entity_class, data={"id": "d", "count": n}, if_match=1)
+                    for n in range(1, 11)
+                ),
+                return_exceptions=True,
+            )
+        wins = [o for o in outcomes if isinstance(o, dict)]
+        losses = [o for o in outcomes if isinstance(o, PreconditionFailed)]
+        return wins, losses
+
+    wins, losses = asyncio.run(race())
+    assert len(wins) == 1 and len(losses) == 9
+    assert wins[0]["version"] == 2
+    assert all(loss.current == wins[0] for loss in losses)
+    stored = _stored(client, table, "DOC", "d")
+    assert stored is not None and stored["version"] == 2 and stored["count"] == wins[0]["count"]
 
 
 @pytest.mark.parametrize("if_match", [None, 1], ids=["no if_match", "if_match"])
