@@ -23,9 +23,10 @@ from dynamore._keyschema import Keys, check_keys, known_keys, raise_if_denied, r
 from dynamore._query import (
     QueryPage,
     check_limit,
+    close_page,
     compile_query,
-    decode_position,
     iter_items_async,
+    open_page,
     query_page_async,
 )
 from dynamore._verbs import CHECK_TABLE, PAUSE, Plan
@@ -157,7 +158,7 @@ class AsyncDynamoDbProxy:
             limit=None,
             partitions=entity_class.partitions(),
         )
-        return [entity_class.strip_keys(item) for item in every]
+        return [entity_class.drop_keys(item) for item in every]
 
     async def post(self, *, entity_class: EntityClass, data: Item) -> Item:
         """Create the entity; AlreadyExists if its id is taken (see DynamoDbProxy.post)."""
@@ -228,10 +229,8 @@ class AsyncDynamoDbProxy:
     ) -> QueryPage:
         """One page of the items of ``entity_class`` that satisfy ``where``, and the cursor of
         the next (see DynamoDbProxy.query). Everything is checked before any request."""
-        compiled, binding = compile_query(entity_class, where, index, descending)
-        check_limit(limit)
-        start = (
-            None if cursor is None else decode_position(self._cursors, cursor, binding, compiled)
+        compiled, binding, start = open_page(
+            self._cursors, entity_class, where, index, limit, cursor, descending
         )
         raw, position = await query_page_async(
             self.client,
@@ -242,9 +241,7 @@ class AsyncDynamoDbProxy:
             forward=not descending,
             partitions=entity_class.partitions(),
         )
-        strip = entity_class.strip_keys
-        next_cursor = None if position is None else self._cursors.encode(position, binding)
-        return QueryPage([strip(item) for item in raw], next_cursor)
+        return close_page(self._cursors, entity_class, binding, raw, position)
 
     def iter(
         self,
@@ -303,6 +300,6 @@ class AsyncDynamoDbProxy:
 
 
 async def _stripped(entity_class: EntityClass, items: AsyncIterator[Item]) -> AsyncIterator[Item]:
-    strip = entity_class.strip_keys
+    drop = entity_class.drop_keys  # the client's fresh decode, held by no one else
     async for item in items:
-        yield strip(item)
+        yield drop(item)

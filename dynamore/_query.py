@@ -44,12 +44,14 @@ __all__ = [
     "QueryPage",
     "Reader",
     "check_limit",
+    "close_page",
     "compile_query",
     "decode_position",
     "drive",
     "drive_async",
     "iter_items",
     "iter_items_async",
+    "open_page",
     "query_page",
     "query_page_async",
 ]
@@ -145,6 +147,37 @@ def _compile(
             values=values,
         )
     return compiled, binding
+
+
+def open_page(
+    codec: CursorCodec,
+    entity_class: type[Entity],
+    where: Optional[Mapping[str, Any]],
+    index: Optional[str],
+    limit: Any,
+    cursor: Optional[str],
+    descending: bool,
+) -> tuple[CompiledQuery, tuple[str, ...], Optional[Item]]:
+    """Everything a proxy's ``query`` checks before any request: the Query, its cursor
+    binding, and the start key the cursor holds (None without one)."""
+    compiled, binding = compile_query(entity_class, where, index, descending)
+    check_limit(limit)
+    start = None if cursor is None else decode_position(codec, cursor, binding, compiled)
+    return compiled, binding, start
+
+
+def close_page(
+    codec: CursorCodec,
+    entity_class: type[Entity],
+    binding: tuple[str, ...],
+    raw: list[Item],
+    position: Optional[dict[str, Any]],
+) -> QueryPage:
+    """The page a proxy's ``query`` returns: the items read, their keys dropped (they are
+    the client's fresh decode, held by no one else), and the signed cursor of ``position``."""
+    drop = entity_class.drop_keys
+    cursor = None if position is None else codec.encode(position, binding)
+    return QueryPage([drop(item) for item in raw], cursor)
 
 
 def check_limit(limit: Any) -> int:

@@ -55,9 +55,10 @@ from dynamore._keyschema import check_table_keys
 from dynamore._query import (
     QueryPage,
     check_limit,
+    close_page,
     compile_query,
-    decode_position,
     iter_items,
+    open_page,
     query_page,
 )
 from dynamore._transaction import Transaction
@@ -317,10 +318,8 @@ class DynamoDbProxy:
         unless the data ends; ``page.cursor`` fetches the next one (None at the end). A cursor
         made for another entity type, index, ``where`` or direction, or altered, raises
         InvalidCursor. Everything is checked before any request."""
-        compiled, binding = compile_query(entity_class, where, index, descending)
-        check_limit(limit)
-        start = (
-            None if cursor is None else decode_position(self._cursors, cursor, binding, compiled)
+        compiled, binding, start = open_page(
+            self._cursors, entity_class, where, index, limit, cursor, descending
         )
         raw, position = query_page(
             self.client,
@@ -331,9 +330,7 @@ class DynamoDbProxy:
             forward=not descending,
             partitions=entity_class.partitions(),
         )
-        drop = entity_class.drop_keys  # the page's items are ours alone
-        next_cursor = None if position is None else self._cursors.encode(position, binding)
-        return QueryPage([drop(item) for item in raw], next_cursor)
+        return close_page(self._cursors, entity_class, binding, raw, position)
 
     def iter(
         self,
