@@ -32,7 +32,6 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional, Protocol, TypeVar, Union
 
@@ -163,7 +162,7 @@ class WriteEntry:
 def _backoff(wire: Sender, failures: int, kind: str) -> float:
     # The client's own policy decides bases and cap (tests give it tiny bases); ``failures``
     # rounds in a row without progress set the exponent.
-    return replace(wire.retry, attempt=max(1, failures)).backoff(kind)
+    return wire.retry.replace(attempt=max(1, failures)).backoff(kind)
 
 
 def retry_rounds(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sys
 from typing import TYPE_CHECKING, Literal, Optional, Protocol
-from urllib.parse import urlsplit
 
 from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -76,6 +75,7 @@ def proxy_applies(url: str) -> bool:
         # system settings, so it must be asked).
         return False
     import urllib.request
+    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     proxies = urllib.request.getproxies()
