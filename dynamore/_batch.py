@@ -37,9 +37,9 @@ from typing import Any, Optional, Protocol, TypeVar, Union
 
 from dynamore._classify import THROTTLE, classify
 from dynamore._config import DEFAULT_BATCH_ATTEMPTS
-from dynamore._protocol import Stats, Wire
+from dynamore._protocol import Stats, Wire, utf8
 from dynamore._retry import RetryPolicy
-from dynamore.codec import encode_item
+from dynamore.codec import encode_item, encode_item_json, encode_value
 from dynamore.exceptions import (
     BatchIncomplete,
     ConfigurationError,
@@ -130,6 +130,13 @@ def _encode(wire: Sender, value: dict[str, Any], where: str) -> bytes:
     # The client's own encoder (compact UTF-8 JSON), with the entry named in its error.
     try:
         return wire.encode(value)
+    except ValidationError as exc:
+        raise ValidationError(where, exc.rule) from None
+
+
+def _utf8(text: str, where: str) -> bytes:
+    try:
+        return utf8(text)
     except ValidationError as exc:
         raise ValidationError(where, exc.rule) from None
 
@@ -274,7 +281,13 @@ def _write_entries(
         for i, value in enumerate(source):
             where = f"{what}[{i}]"
             try:
-                encoded = encode_item(value)
+                if what == "deletes":
+                    encoded = encode_item(value)
+                else:
+                    # A put goes straight to its JSON in one walk (no AttributeValue dicts);
+                    # only the key attributes are encoded on their own, for the key's identity.
+                    item_json = encode_item_json(value)
+                    encoded = {n: encode_value(value[n]) for n in key_names if n in value}
             except ValidationError as exc:
                 raise ValidationError(
                     f"{where}.{exc.path}" if exc.path else where, exc.rule
@@ -290,7 +303,7 @@ def _write_entries(
                 request = _encode(wire, {"DeleteRequest": {"Key": encoded}}, where)
                 op = ("delete", value)
             else:
-                request = _encode(wire, {"PutRequest": {"Item": encoded}}, where)
+                request = _utf8(f'{{"PutRequest":{{"Item":{item_json}}}}}', where)
                 op = ("put", value)
             if ident in seen:
                 raise ValidationError(

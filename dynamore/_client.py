@@ -49,6 +49,7 @@ from dynamore._payloads import (
     create_table_payload,
     query_payload,
     scan_payload,
+    write_payload,
 )
 from dynamore._protocol import ItemDecoder, Stats, Wire, WireCore
 from dynamore._retry import RetryPolicy
@@ -373,19 +374,18 @@ class Client(ClientBase):
         A false ``condition`` raises ConditionalCheckFailed; with
         ``return_values_on_failure="ALL_OLD"`` its ``.item`` is the current item.
         """
-        payload = item_write_payload(
+        payload = write_payload(
             table,
-            "Item",
-            item,
-            condition,
-            names,
-            values,
-            return_values,
-            return_values_on_failure,
+            condition=condition,
+            names=names,
+            values=values,
+            return_values=return_values,
+            return_values_on_failure=return_values_on_failure,
         )
         if return_consumed_capacity is not None:
             with_consumed_capacity(payload, return_consumed_capacity)
-        return self._decode(self._wire.call("PutItem", payload).get("Attributes"))
+        body = self._wire.encode_put(payload, item)
+        return self._decode(self._wire.send("PutItem", body).get("Attributes"))
 
     def update_item(
         self,

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Optional, Union
 
 from dynamore._classify import TRANSIENT, classify, service_error
@@ -21,7 +21,7 @@ from dynamore._log import debug
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
 from dynamore._transports.base import Response, Transport
-from dynamore.codec import AttributeValue, decode_item
+from dynamore.codec import AttributeValue, decode_item, encode_item_json
 from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
@@ -40,6 +40,7 @@ __all__ = [
     "Stats",
     "Wire",
     "WireCore",
+    "utf8",
     "error_from_response",
     "unexpected_response",
 ]
@@ -53,6 +54,16 @@ ItemDecoder = Callable[[dict[str, AttributeValue]], dict[str, Any]]
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 _loads = json.loads
 dumps = _dumps  # the one request encoder: the bulk loader builds its bodies with it too
+
+
+def utf8(text: str) -> bytes:
+    """A request's JSON text as its body; a lone surrogate in a string is a ValidationError."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
+        ) from exc
 
 
 class Stats:
@@ -233,12 +244,14 @@ class WireCore:
 
     def encode(self, payload: dict[str, Any]) -> bytes:
         """The request body for ``payload``; a lone surrogate in a string is a ValidationError."""
-        try:
-            return _dumps(payload).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValidationError(
-                "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
-            ) from exc
+        return utf8(_dumps(payload))
+
+    def encode_put(self, payload: dict[str, Any], item: Mapping[str, Any]) -> bytes:
+        """The body of ``payload`` with ``"Item"`` added: ``item`` (a Python item) written
+        straight to JSON by :func:`~dynamore.codec.encode_item_json`, in one walk, rather
+        than built as AttributeValue dicts that the JSON encoder walks again."""
+        item_json = encode_item_json(item)
+        return utf8(f'{_dumps(payload)[:-1]},"Item":{item_json}}}')
 
     def parse(self, response: Response) -> dict[str, Any]:
         """The JSON object of a 200 answer; else the error it stands for, raised."""
