@@ -5,7 +5,7 @@ A client with a hook sends each operation through a :class:`Recorder`, which wra
 transport for that one call and times every attempt; a client without one never builds any of
 it (the cost of the feature is one ``is None`` test per operation). The time to the first byte
 of an answer is known only to the transport: a transport that can tell it calls the function
-in :data:`TTFB_SINK` when one is set (the asyncio transport does).
+in :data:`TTFB_SINK` when one is set (the native and asyncio transports do).
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from dynamore._config import (
     resolve_ca_bundle,
 )
 from dynamore._log import debug
+from dynamore._observe import TTFB_SINK
 from dynamore._transports.base import (
     SOCKET_OPTIONS,
     BaseTransport,
@@ -236,7 +237,10 @@ class NativeTransport(BaseTransport):
         sock, generation, reused = self._acquire()
         keep = False
         resent = False
+        # Set when Client(on_request=...) records this call: only then is the clock read.
+        sink = TTFB_SINK.get()
         try:
+            sent_at = time.perf_counter() if sink is not None else 0.0
             first = self._start(sock, data, head, body, reused)
             if not first:
                 resent = True
@@ -250,7 +254,11 @@ class NativeTransport(BaseTransport):
                     raise TransportError(
                         f"{exc} (resending after the kept-alive connection failed)"
                     ) from exc
+                if sink is not None:
+                    sent_at = time.perf_counter()
                 first = self._start(sock, data, head, body, False)
+            if sink is not None:
+                sink(time.perf_counter() - sent_at)
             parser = ResponseParser()
             if not parser.feed(first):
                 self._read_rest(sock, parser)
