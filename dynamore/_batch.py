@@ -103,6 +103,25 @@ def key_id(av_map: Mapping[str, AttributeValue], names: Sequence[str]) -> Option
     return tuple(out)
 
 
+def item_key_id(item: Mapping[str, Any], names: Sequence[str]) -> Optional[KeyId]:
+    """:func:`key_id` of a Python item (already checked by the encoder), or None if a key
+    attribute is missing. String keys, the usual kind, are their own identity; only other
+    values are encoded for it."""
+    out: list[Any] = []
+    for name in names:
+        value = item.get(name, _MISSING)
+        if type(value) is str:
+            out.append(value)
+        elif value is _MISSING:
+            return None
+        else:
+            return key_id({n: encode_value(item[n]) for n in names if n in item}, names)
+    return tuple(out)
+
+
+_MISSING = object()
+
+
 def table_key_names(wire: Wire, table: str) -> tuple[str, ...]:
     """The key attribute names of ``table`` (hash first), from one DescribeTable per table and
     client."""
@@ -287,14 +306,16 @@ def _write_entries(
                     # A put goes straight to its JSON in one walk (no AttributeValue dicts);
                     # only the key attributes are encoded on their own, for the key's identity.
                     item_json = encode_item_json(value)
-                    encoded = {n: encode_value(value[n]) for n in key_names if n in value}
             except ValidationError as exc:
                 raise ValidationError(
                     f"{where}.{exc.path}" if exc.path else where, exc.rule
                 ) from None
-            ident = key_id(encoded, key_names)
+            ident = (
+                key_id(encoded, key_names) if what == "deletes" else item_key_id(value, key_names)
+            )
             if ident is None:
-                missing = [n for n in key_names if n not in encoded]
+                present = encoded if what == "deletes" else value
+                missing = [n for n in key_names if n not in present]
                 raise ValidationError(where, f"key attribute {missing[0]!r} is missing")
             if what == "deletes":
                 extra = sorted(set(encoded) - names)
