@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Optional, Union
 
 from dynamore._config import (
     DEFAULT_BATCH_ATTEMPTS,
@@ -57,6 +56,10 @@ from dynamore._signing import Signer
 from dynamore._transports import Transport, TransportKind, make_transport
 from dynamore.codec import item_decoder
 from dynamore.exceptions import ConfigurationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
 
 __all__ = ["Client", "Page"]
 

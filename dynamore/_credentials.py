@@ -17,11 +17,14 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Any, Callable, Optional
 
 from dynamore._frozen import Frozen
 from dynamore._log import debug
 from dynamore.exceptions import ConfigurationError, DynamoreError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 __all__ = [
     "DEFAULT_RECHECK_INTERVAL",

@@ -13,11 +13,14 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Callable
-from typing import Any, Optional
 
 from dynamore._frozen import Frozen
 from dynamore._transports.base import Response
 from dynamore.exceptions import ServiceError, TransportError, ValidationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = [
     "CONSUMED_CAPACITY",

@@ -9,7 +9,6 @@ behaves the same on both by construction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Optional, Union
 
 from dynamore._frozen import Frozen
 from dynamore._payloads import (
@@ -28,6 +27,10 @@ from dynamore._payloads import (
 from dynamore._protocol import ItemDecoder
 from dynamore.codec import encode_item
 from dynamore.exceptions import ServiceError, ValidationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
 
 __all__ = [
     "Page",

@@ -7,13 +7,11 @@ It owns no knowledge of the operations themselves.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from typing import Any, Optional, Union
 
 from dynamore._classify import TRANSIENT, classify, service_error
 from dynamore._credentials import CredentialProvider
@@ -34,6 +32,12 @@ from dynamore.exceptions import (
     ValidationError,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, TypeVar, Union
+
+    _W = TypeVar("_W", bound="WireCore")
+
 __all__ = [
     "Attempts",
     "ItemDecoder",
@@ -47,7 +51,7 @@ __all__ = [
 
 #: Wire item -> Python item, with the client's number policy built in (see
 #: :func:`dynamore.codec.item_decoder`).
-ItemDecoder = Callable[[dict[str, AttributeValue]], dict[str, Any]]
+ItemDecoder = Callable[[dict[str, AttributeValue]], "dict[str, Any]"]
 
 # Compact separators: smaller bodies; ensure_ascii=False: UTF-8 text is shorter than \u escapes;
 # check_circular=False: payloads come from the codec, which bounds nesting (a quarter less time).
@@ -235,9 +239,15 @@ class WireCore:
         #: ``Client(on_request=...)``: called with a RequestRecord after every operation.
         self.on_request: Optional[Callable[[Any], object]] = None
 
+    def _twin(self: _W) -> _W:
+        # A shallow copy, as copy.copy makes one (the copy module is not on the cold path).
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     def _recording_twin(self, recorder: Any) -> Any:
         """A copy of this wire that sends through ``recorder`` and records nothing itself."""
-        twin = copy.copy(self)
+        twin = self._twin()
         twin.transport = recorder
         twin.on_request = None
         return twin
@@ -284,7 +294,7 @@ class Wire(WireCore):
     def derive(self, *, sleep: Callable[[float], None], stats: Stats) -> Wire:
         """A wire sharing this one's transport, signer, credentials and retry policy, with its
         own ``sleep`` (e.g. one a bulk load can interrupt) and ``stats``."""
-        twin = copy.copy(self)
+        twin = self._twin()
         twin._sleep = sleep
         twin.stats = stats
         return twin

@@ -73,9 +73,12 @@ import math
 from collections.abc import Mapping, Set
 from decimal import Decimal
 from json.encoder import encode_basestring as _esc
-from typing import Any, Callable, Union
 
 from dynamore.exceptions import UnsupportedTypeError, ValidationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Union
 
 __all__ = [
     "MAX_DEPTH",
@@ -97,7 +100,7 @@ MAX_DEPTH = 32
 """Nesting levels DynamoDB accepts: an item's attributes are level 1, the values inside a list or
 map one level deeper than it; a list or map needs a level below it, so it may sit at level 31."""
 
-AttributeValue = dict[str, Any]
+AttributeValue = dict[str, "Any"]
 """One wire AttributeValue, e.g. ``{"S": "x"}``, ``{"L": [{"N": "1"}]}``."""
 
 _ERRORS = (ValidationError, UnsupportedTypeError)

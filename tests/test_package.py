@@ -79,6 +79,10 @@ COLD_PATH_AVOIDS = (
     "urllib3",
     "dataclasses",
     "inspect",
+    "typing",
+    "copy",
+    "contextlib",
+    "encodings.idna",
     "urllib.parse",
     "random",
 )
