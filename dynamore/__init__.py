@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dynamore._client import Client, Page
 from dynamore._credentials import Credentials
 from dynamore._retry import RetryPolicy
 from dynamore._transports.base import Response, Transport
 from dynamore._version import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "IDLE",

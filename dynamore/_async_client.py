@@ -51,6 +51,7 @@ from dynamore._payloads import (
     create_table_payload,
     query_payload,
     scan_payload,
+    write_payload,
 )
 from dynamore._protocol import Attempts, ItemDecoder, Stats, Wire, WireCore
 from dynamore._retry import RetryPolicy
@@ -374,12 +375,18 @@ class AsyncClient(ClientBase):
         return_consumed_capacity: Optional[str] = None,
     ) -> Optional[Item]:
         """Write ``item`` whole (see :meth:`dynamore.Client.put_item`)."""
-        payload = item_write_payload(
-            table, "Item", item, condition, names, values, return_values, return_values_on_failure
+        payload = write_payload(
+            table,
+            condition=condition,
+            names=names,
+            values=values,
+            return_values=return_values,
+            return_values_on_failure=return_values_on_failure,
         )
         if return_consumed_capacity is not None:
             with_consumed_capacity(payload, return_consumed_capacity)
-        return self._decode((await self._wire.call("PutItem", payload)).get("Attributes"))
+        body = self._wire.encode_put(payload, item)
+        return self._decode((await self._wire.send("PutItem", body)).get("Attributes"))
 
     async def update_item(
         self,

@@ -32,15 +32,14 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional, Protocol, TypeVar, Union
 
 from dynamore._classify import THROTTLE, classify
 from dynamore._config import DEFAULT_BATCH_ATTEMPTS
-from dynamore._protocol import Stats, Wire
+from dynamore._protocol import Stats, Wire, utf8
 from dynamore._retry import RetryPolicy
-from dynamore.codec import encode_item
+from dynamore.codec import encode_item, encode_item_json, encode_value
 from dynamore.exceptions import (
     BatchIncomplete,
     ConfigurationError,
@@ -104,6 +103,25 @@ def key_id(av_map: Mapping[str, AttributeValue], names: Sequence[str]) -> Option
     return tuple(out)
 
 
+def item_key_id(item: Mapping[str, Any], names: Sequence[str]) -> Optional[KeyId]:
+    """:func:`key_id` of a Python item (already checked by the encoder), or None if a key
+    attribute is missing. String keys, the usual kind, are their own identity; only other
+    values are encoded for it."""
+    out: list[Any] = []
+    for name in names:
+        value = item.get(name, _MISSING)
+        if type(value) is str:
+            out.append(value)
+        elif value is _MISSING:
+            return None
+        else:
+            return key_id({n: encode_value(item[n]) for n in names if n in item}, names)
+    return tuple(out)
+
+
+_MISSING = object()
+
+
 def table_key_names(wire: Wire, table: str) -> tuple[str, ...]:
     """The key attribute names of ``table`` (hash first), from one DescribeTable per table and
     client."""
@@ -131,6 +149,13 @@ def _encode(wire: Sender, value: dict[str, Any], where: str) -> bytes:
     # The client's own encoder (compact UTF-8 JSON), with the entry named in its error.
     try:
         return wire.encode(value)
+    except ValidationError as exc:
+        raise ValidationError(where, exc.rule) from None
+
+
+def _utf8(text: str, where: str) -> bytes:
+    try:
+        return utf8(text)
     except ValidationError as exc:
         raise ValidationError(where, exc.rule) from None
 
@@ -163,7 +188,7 @@ class WriteEntry:
 def _backoff(wire: Sender, failures: int, kind: str) -> float:
     # The client's own policy decides bases and cap (tests give it tiny bases); ``failures``
     # rounds in a row without progress set the exponent.
-    return replace(wire.retry, attempt=max(1, failures)).backoff(kind)
+    return wire.retry.replace(attempt=max(1, failures)).backoff(kind)
 
 
 def retry_rounds(
@@ -275,14 +300,22 @@ def _write_entries(
         for i, value in enumerate(source):
             where = f"{what}[{i}]"
             try:
-                encoded = encode_item(value)
+                if what == "deletes":
+                    encoded = encode_item(value)
+                else:
+                    # A put goes straight to its JSON in one walk (no AttributeValue dicts);
+                    # only the key attributes are encoded on their own, for the key's identity.
+                    item_json = encode_item_json(value)
             except ValidationError as exc:
                 raise ValidationError(
                     f"{where}.{exc.path}" if exc.path else where, exc.rule
                 ) from None
-            ident = key_id(encoded, key_names)
+            ident = (
+                key_id(encoded, key_names) if what == "deletes" else item_key_id(value, key_names)
+            )
             if ident is None:
-                missing = [n for n in key_names if n not in encoded]
+                present = encoded if what == "deletes" else value
+                missing = [n for n in key_names if n not in present]
                 raise ValidationError(where, f"key attribute {missing[0]!r} is missing")
             if what == "deletes":
                 extra = sorted(set(encoded) - names)
@@ -291,7 +324,7 @@ def _write_entries(
                 request = _encode(wire, {"DeleteRequest": {"Key": encoded}}, where)
                 op = ("delete", value)
             else:
-                request = _encode(wire, {"PutRequest": {"Item": encoded}}, where)
+                request = _utf8(f'{{"PutRequest":{{"Item":{item_json}}}}}', where)
                 op = ("put", value)
             if ident in seen:
                 raise ValidationError(

@@ -12,8 +12,6 @@ these tables against botocore's own retry checkers and names each deliberate dif
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 from dynamore.exceptions import (
     ConditionalCheckFailed,
     ExpiredCredentials,
@@ -25,6 +23,10 @@ from dynamore.exceptions import (
     TransportError,
     UnexpectedResponse,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = [
     "SERVICE_ERRORS",

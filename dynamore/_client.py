@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Optional, Union
 
 from dynamore._config import (
     DEFAULT_BATCH_ATTEMPTS,
@@ -49,6 +48,7 @@ from dynamore._payloads import (
     create_table_payload,
     query_payload,
     scan_payload,
+    write_payload,
 )
 from dynamore._protocol import ItemDecoder, Stats, Wire, WireCore
 from dynamore._retry import RetryPolicy
@@ -56,6 +56,10 @@ from dynamore._signing import Signer
 from dynamore._transports import Transport, TransportKind, make_transport
 from dynamore.codec import item_decoder
 from dynamore.exceptions import ConfigurationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
 
 __all__ = ["Client", "Page"]
 
@@ -374,19 +378,18 @@ class Client(ClientBase):
         A false ``condition`` raises ConditionalCheckFailed; with
         ``return_values_on_failure="ALL_OLD"`` its ``.item`` is the current item.
         """
-        payload = item_write_payload(
+        payload = write_payload(
             table,
-            "Item",
-            item,
-            condition,
-            names,
-            values,
-            return_values,
-            return_values_on_failure,
+            condition=condition,
+            names=names,
+            values=values,
+            return_values=return_values,
+            return_values_on_failure=return_values_on_failure,
         )
         if return_consumed_capacity is not None:
             with_consumed_capacity(payload, return_consumed_capacity)
-        return self._decode(self._wire.call("PutItem", payload).get("Attributes"))
+        body = self._wire.encode_put(payload, item)
+        return self._decode(self._wire.send("PutItem", body).get("Attributes"))
 
     def update_item(
         self,

@@ -17,11 +17,14 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
 
+from dynamore._frozen import Frozen
 from dynamore._log import debug
 from dynamore.exceptions import ConfigurationError, DynamoreError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 __all__ = [
     "DEFAULT_RECHECK_INTERVAL",
@@ -55,9 +58,9 @@ _NO_CREDENTIALS_MESSAGE = (
 )
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(Frozen):
     """One set of AWS credentials; ``expiry`` is in epoch seconds (None: does not expire).
+    Immutable; equal when all four fields are.
 
     The secret and the token never appear in the repr:
 
@@ -65,10 +68,26 @@ class Credentials:
     Credentials(access_key='AKIDEXAMPLE', expiry=None)
     """
 
+    __slots__ = ("access_key", "secret_key", "token", "expiry")
+    _hidden = frozenset({"secret_key", "token"})
+
     access_key: str
-    secret_key: str = field(repr=False)
-    token: Optional[str] = field(default=None, repr=False)
-    expiry: Optional[float] = None
+    secret_key: str
+    token: Optional[str]
+    expiry: Optional[float]
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        token: Optional[str] = None,
+        expiry: Optional[float] = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "access_key", access_key)
+        init(self, "secret_key", secret_key)
+        init(self, "token", token)
+        init(self, "expiry", expiry)
 
 
 # (credentials, refresh_at, valid_until), replaced as a whole so readers never see a mix.

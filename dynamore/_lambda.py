@@ -24,13 +24,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Union, cast
 
 from dynamore._credentials import _live as _live_providers
 from dynamore._log import debug
 from dynamore._transports.base import _live as _live_transports
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Union
+
     from dynamore._client import Client
     from dynamore.dynamodb_proxy import DynamoDbProxy
 
@@ -68,7 +70,8 @@ def prewarm(target: Union[Client, DynamoDbProxy], *entity_classes: Any) -> None:
     ensure = getattr(target, "ensure_table", None)
     if entity_classes and ensure is None:
         raise TypeError("entity classes are checked through a DynamoDbProxy, not a Client")
-    prewarm_client(cast("Client", getattr(target, "client", target)))
+    client: Any = getattr(target, "client", target)  # a proxy's client, or the Client itself
+    prewarm_client(client)
     for entity_class in entity_classes:
         ensure(entity_class)  # type: ignore[misc]
 

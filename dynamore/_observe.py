@@ -5,7 +5,7 @@ A client with a hook sends each operation through a :class:`Recorder`, which wra
 transport for that one call and times every attempt; a client without one never builds any of
 it (the cost of the feature is one ``is None`` test per operation). The time to the first byte
 of an answer is known only to the transport: a transport that can tell it calls the function
-in :data:`TTFB_SINK` when one is set (the asyncio transport does).
+in :data:`TTFB_SINK` when one is set (the native and asyncio transports do).
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Optional
 
+from dynamore._frozen import Frozen
 from dynamore._transports.base import Response
 from dynamore.exceptions import ServiceError, TransportError, ValidationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = [
     "CONSUMED_CAPACITY",
@@ -40,12 +43,13 @@ TTFB_SINK: contextvars.ContextVar[Optional[Callable[[float], None]]] = contextva
 )
 
 
-@dataclass(frozen=True)
-class AttemptRecord:
+class AttemptRecord(Frozen):
     """One attempt of an operation: the HTTP ``status`` (None when no answer came), the
     ``error`` it ended with (a class name; None for a 200), bytes of the request and answer
     bodies, seconds to the first answer byte (``ttfb``; None when the transport cannot tell)
-    and in all (``total``)."""
+    and in all (``total``). Immutable."""
+
+    __slots__ = ("status", "error", "bytes_sent", "bytes_received", "ttfb", "total")
 
     status: Optional[int]
     error: Optional[str]
@@ -54,13 +58,29 @@ class AttemptRecord:
     ttfb: Optional[float]
     total: float
 
+    def __init__(
+        self,
+        status: Optional[int],
+        error: Optional[str],
+        bytes_sent: int,
+        bytes_received: int,
+        ttfb: Optional[float],
+        total: float,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "status", status)
+        init(self, "error", error)
+        init(self, "bytes_sent", bytes_sent)
+        init(self, "bytes_received", bytes_received)
+        init(self, "ttfb", ttfb)
+        init(self, "total", total)
 
-@dataclass(frozen=True)
-class RequestRecord:
+
+class RequestRecord(Frozen):
     """What one operation did: its name, every attempt, the final HTTP ``status`` and
     ``request_id`` (None when no answer came), body bytes sent and received over all attempts,
     ``consumed_capacity`` (DynamoDB's ``ConsumedCapacity``, when asked for with
-    ``return_consumed_capacity=``) and the ``error`` raised, if any.
+    ``return_consumed_capacity=``) and the ``error`` raised, if any. Immutable.
 
     >>> records = []
     >>> db = Client(on_request=records.append)          # doctest: +SKIP
@@ -68,6 +88,17 @@ class RequestRecord:
     >>> records[0].consumed_capacity                    # doctest: +SKIP
     {'TableName': 'T', 'CapacityUnits': 0.5}
     """
+
+    __slots__ = (
+        "operation",
+        "attempts",
+        "status",
+        "request_id",
+        "bytes_sent",
+        "bytes_received",
+        "consumed_capacity",
+        "error",
+    )
 
     operation: str
     attempts: tuple[AttemptRecord, ...]
@@ -77,6 +108,27 @@ class RequestRecord:
     bytes_received: int
     consumed_capacity: Any
     error: Optional[BaseException]
+
+    def __init__(
+        self,
+        operation: str,
+        attempts: tuple[AttemptRecord, ...],
+        status: Optional[int],
+        request_id: Optional[str],
+        bytes_sent: int,
+        bytes_received: int,
+        consumed_capacity: Any,
+        error: Optional[BaseException],
+    ) -> None:
+        init = object.__setattr__
+        init(self, "operation", operation)
+        init(self, "attempts", attempts)
+        init(self, "status", status)
+        init(self, "request_id", request_id)
+        init(self, "bytes_sent", bytes_sent)
+        init(self, "bytes_received", bytes_received)
+        init(self, "consumed_capacity", consumed_capacity)
+        init(self, "error", error)
 
 
 #: The type of ``on_request``.

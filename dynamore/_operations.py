@@ -9,9 +9,8 @@ behaves the same on both by construction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Optional, Union
 
+from dynamore._frozen import Frozen
 from dynamore._payloads import (
     Item,
     Names,
@@ -29,6 +28,10 @@ from dynamore._protocol import ItemDecoder
 from dynamore.codec import encode_item
 from dynamore.exceptions import ServiceError, ValidationError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
+
 __all__ = [
     "Page",
     "decode_optional",
@@ -43,18 +46,36 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(Frozen):
     """One page of a Query or Scan: the items and the key to continue from (None at the end),
-    with DynamoDB's ``Count`` and ``ScannedCount`` (items before the filter)."""
+    with DynamoDB's ``Count`` and ``ScannedCount`` (items before the filter). Immutable."""
+
+    __slots__ = ("items", "last_key", "count", "scanned_count", "wire_last_key")
+    #: ``wire_last_key`` is ``LastEvaluatedKey`` exactly as DynamoDB sent it: paging resends
+    #: it untouched, so a numeric key with more digits than a float holds still continues
+    #: where it stopped.
+    _hidden = _uncompared = frozenset({"wire_last_key"})
 
     items: list[Item]
     last_key: Optional[Item]
     count: int
     scanned_count: int
-    #: ``LastEvaluatedKey`` exactly as DynamoDB sent it: paging resends it untouched, so a
-    #: numeric key with more digits than a float holds still continues where it stopped.
-    wire_last_key: Optional[dict[str, Any]] = field(default=None, repr=False, compare=False)
+    wire_last_key: Optional[dict[str, Any]]
+
+    def __init__(
+        self,
+        items: list[Item],
+        last_key: Optional[Item],
+        count: int,
+        scanned_count: int,
+        wire_last_key: Optional[dict[str, Any]] = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "items", items)
+        init(self, "last_key", last_key)
+        init(self, "count", count)
+        init(self, "scanned_count", scanned_count)
+        init(self, "wire_last_key", wire_last_key)
 
 
 def decode_optional(decode: ItemDecoder, av_map: Optional[dict[str, Any]]) -> Optional[Item]:

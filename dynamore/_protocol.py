@@ -7,13 +7,11 @@ It owns no knowledge of the operations themselves.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
 import zlib
-from collections.abc import Callable
-from typing import Any, Optional, Union
+from collections.abc import Callable, Mapping
 
 from dynamore._classify import TRANSIENT, classify, service_error
 from dynamore._credentials import CredentialProvider
@@ -21,7 +19,7 @@ from dynamore._log import debug
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
 from dynamore._transports.base import Response, Transport
-from dynamore.codec import AttributeValue, decode_item
+from dynamore.codec import AttributeValue, decode_item, encode_item_json
 from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
@@ -34,25 +32,42 @@ from dynamore.exceptions import (
     ValidationError,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, TypeVar, Union
+
+    _W = TypeVar("_W", bound="WireCore")
+
 __all__ = [
     "Attempts",
     "ItemDecoder",
     "Stats",
     "Wire",
     "WireCore",
+    "utf8",
     "error_from_response",
     "unexpected_response",
 ]
 
 #: Wire item -> Python item, with the client's number policy built in (see
 #: :func:`dynamore.codec.item_decoder`).
-ItemDecoder = Callable[[dict[str, AttributeValue]], dict[str, Any]]
+ItemDecoder = Callable[[dict[str, AttributeValue]], "dict[str, Any]"]
 
 # Compact separators: smaller bodies; ensure_ascii=False: UTF-8 text is shorter than \u escapes;
 # check_circular=False: payloads come from the codec, which bounds nesting (a quarter less time).
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 _loads = json.loads
 dumps = _dumps  # the one request encoder: the bulk loader builds its bodies with it too
+
+
+def utf8(text: str) -> bytes:
+    """A request's JSON text as its body; a lone surrogate in a string is a ValidationError."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
+        ) from exc
 
 
 class Stats:
@@ -224,21 +239,29 @@ class WireCore:
         #: ``Client(on_request=...)``: called with a RequestRecord after every operation.
         self.on_request: Optional[Callable[[Any], object]] = None
 
+    def _twin(self: _W) -> _W:
+        # A shallow copy, as copy.copy makes one (the copy module is not on the cold path).
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     def _recording_twin(self, recorder: Any) -> Any:
         """A copy of this wire that sends through ``recorder`` and records nothing itself."""
-        twin = copy.copy(self)
+        twin = self._twin()
         twin.transport = recorder
         twin.on_request = None
         return twin
 
     def encode(self, payload: dict[str, Any]) -> bytes:
         """The request body for ``payload``; a lone surrogate in a string is a ValidationError."""
-        try:
-            return _dumps(payload).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValidationError(
-                "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
-            ) from exc
+        return utf8(_dumps(payload))
+
+    def encode_put(self, payload: dict[str, Any], item: Mapping[str, Any]) -> bytes:
+        """The body of ``payload`` with ``"Item"`` added: ``item`` (a Python item) written
+        straight to JSON by :func:`~dynamore.codec.encode_item_json`, in one walk, rather
+        than built as AttributeValue dicts that the JSON encoder walks again."""
+        item_json = encode_item_json(item)
+        return utf8(f'{_dumps(payload)[:-1]},"Item":{item_json}}}')
 
     def parse(self, response: Response) -> dict[str, Any]:
         """The JSON object of a 200 answer; else the error it stands for, raised."""
@@ -271,7 +294,7 @@ class Wire(WireCore):
     def derive(self, *, sleep: Callable[[float], None], stats: Stats) -> Wire:
         """A wire sharing this one's transport, signer, credentials and retry policy, with its
         own ``sleep`` (e.g. one a bulk load can interrupt) and ``stats``."""
-        twin = copy.copy(self)
+        twin = self._twin()
         twin._sleep = sleep
         twin.stats = stats
         return twin

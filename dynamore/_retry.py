@@ -8,13 +8,14 @@ DynamoDB), capped at 20 s.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field, replace
-from typing import Callable
-
 from dynamore._classify import THROTTLE, TRANSIENT, classify
 from dynamore._config import DEFAULT_MAX_ATTEMPTS, positive_count
+from dynamore._frozen import Frozen
 from dynamore.exceptions import ConfigurationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 __all__ = [
     "DEFAULT_BACKOFF_CAP",
@@ -30,12 +31,20 @@ DEFAULT_TRANSIENT_BASE = 0.025
 DEFAULT_BACKOFF_CAP = 20.0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+def _random() -> float:
+    # random is imported at the first retry, not at import: most Lambda invocations never
+    # retry, and the cold start need not pay for it.
+    import random
+
+    return random.random()
+
+
+class RetryPolicy(Frozen):
     """Where a call stands in its attempts; immutable, :meth:`next` gives the next state.
 
     ``attempt`` is the attempt being made (1 = the first), ``max_attempts`` counts them all.
-    ``jitter`` returns a float in [0, 1); inject a constant to test without randomness.
+    ``jitter`` returns a float in [0, 1) (default: :func:`random.random`); inject a constant
+    to test without randomness. It is left out of the repr and of equality.
 
     >>> from dynamore.exceptions import ServiceError
     >>> policy = RetryPolicy(jitter=lambda: 0.5)
@@ -44,19 +53,37 @@ class RetryPolicy:
     (2, 0.5)
     """
 
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    attempt: int = 1
-    throttle_base: float = DEFAULT_THROTTLE_BASE
-    transient_base: float = DEFAULT_TRANSIENT_BASE
-    cap: float = DEFAULT_BACKOFF_CAP
-    jitter: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+    __slots__ = ("max_attempts", "attempt", "throttle_base", "transient_base", "cap", "jitter")
+    _hidden = _uncompared = frozenset({"jitter"})
 
-    def __post_init__(self) -> None:
-        positive_count("max_attempts", self.max_attempts)
-        if self.attempt < 1:
-            raise ConfigurationError(f"attempt counts from 1, not {self.attempt}")
-        if min(self.throttle_base, self.transient_base, self.cap) < 0:
+    max_attempts: int
+    attempt: int
+    throttle_base: float
+    transient_base: float
+    cap: float
+    jitter: Callable[[], float]
+
+    def __init__(
+        self,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        attempt: int = 1,
+        throttle_base: float = DEFAULT_THROTTLE_BASE,
+        transient_base: float = DEFAULT_TRANSIENT_BASE,
+        cap: float = DEFAULT_BACKOFF_CAP,
+        jitter: Callable[[], float] = _random,
+    ) -> None:
+        positive_count("max_attempts", max_attempts)
+        if attempt < 1:
+            raise ConfigurationError(f"attempt counts from 1, not {attempt}")
+        if min(throttle_base, transient_base, cap) < 0:
             raise ConfigurationError("backoff bases and cap must not be negative")
+        init = object.__setattr__
+        init(self, "max_attempts", max_attempts)
+        init(self, "attempt", attempt)
+        init(self, "throttle_base", throttle_base)
+        init(self, "transient_base", transient_base)
+        init(self, "cap", cap)
+        init(self, "jitter", jitter)
 
     def backoff(self, kind: str) -> float:
         """Seconds to wait after the current attempt failed with a ``kind`` error."""
@@ -78,4 +105,4 @@ class RetryPolicy:
         kind = classify(error)
         if kind is None or self.attempt >= self.max_attempts:
             raise error
-        return replace(self, attempt=self.attempt + 1), self.backoff(kind)
+        return self.replace(attempt=self.attempt + 1), self.backoff(kind)

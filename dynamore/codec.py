@@ -73,9 +73,12 @@ import math
 from collections.abc import Mapping, Set
 from decimal import Decimal
 from json.encoder import encode_basestring as _esc
-from typing import Any, Callable, NamedTuple, Union
 
 from dynamore.exceptions import UnsupportedTypeError, ValidationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Union
 
 __all__ = [
     "MAX_DEPTH",
@@ -97,7 +100,7 @@ MAX_DEPTH = 32
 """Nesting levels DynamoDB accepts: an item's attributes are level 1, the values inside a list or
 map one level deeper than it; a list or map needs a level below it, so it may sit at level 31."""
 
-AttributeValue = dict[str, Any]
+AttributeValue = dict[str, "Any"]
 """One wire AttributeValue, e.g. ``{"S": "x"}``, ``{"L": [{"N": "1"}]}``."""
 
 _ERRORS = (ValidationError, UnsupportedTypeError)
@@ -669,12 +672,21 @@ def _decode_error(exc: Exception, segment: str) -> ValidationError:
     return ValidationError(segment, rule)
 
 
-class _Decoders(NamedTuple):
-    """The decoding functions of one number policy (see :func:`_make_decoder`)."""
+class _Decoders:
+    """The decoding functions of one number policy (see :func:`_make_decoder`); a plain
+    class, not a NamedTuple, so that ``typing`` stays off the cold path."""
 
-    value: Callable[[Any], Any]
-    item: Callable[[Any], dict[str, Any]]
-    item_in_place: Callable[[Any], dict[str, Any]]
+    __slots__ = ("item", "item_in_place", "value")
+
+    def __init__(
+        self,
+        value: Callable[[Any], Any],
+        item: Callable[[Any], dict[str, Any]],
+        item_in_place: Callable[[Any], dict[str, Any]],
+    ) -> None:
+        self.value = value
+        self.item = item
+        self.item_in_place = item_in_place
 
 
 def _make_decoder(  # noqa: C901 - one closure per tag keeps decoding free of lookups (measured)

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from dynamore import Client
-from dynamore._batch import MAX_GET_KEYS, AdaptiveRate, _projection_payload, key_id
+from dynamore._batch import (
+    MAX_GET_KEYS,
+    AdaptiveRate,
+    _projection_payload,
+    item_key_id,
+    key_id,
+)
 from dynamore._retry import RetryPolicy
+from dynamore.codec import encode_item
 from dynamore.exceptions import (
     BatchIncomplete,
     ResourceNotFound,
@@ -362,6 +370,21 @@ def test_key_identity_compares_numbers_by_value() -> None:
     )
     assert key_id({"a": {"B": "AA=="}}, ("a",)) != key_id({"a": {"S": "AA=="}}, ("a",))
     assert key_id({"a": {"S": "x"}}, ("a", "b")) is None
+
+
+def test_the_key_identity_of_a_python_item_is_that_of_its_wire_form() -> None:
+    names = ("PK", "SK")
+    for item in (
+        {"PK": "a", "SK": "b", "x": [1]},
+        {"PK": "a", "SK": 1.0},
+        {"PK": "a", "SK": Decimal("1")},
+        {"PK": b"\x00", "SK": "b"},
+        {"PK": 7, "SK": "b"},
+    ):
+        assert item_key_id(item, names) == key_id(encode_item(item), names), item
+    assert item_key_id({"PK": "a", "SK": 1}, names) == item_key_id({"PK": "a", "SK": 1.0}, names)
+    assert item_key_id({"PK": "a"}, names) is None
+    assert item_key_id({"PK": "a", "SK": None}, names) is not None  # DynamoDB's to refuse
 
 
 def test_projection_always_includes_the_keys() -> None:

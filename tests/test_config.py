@@ -3,7 +3,6 @@ validation, and no botocore import on Lambda."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import subprocess
@@ -83,6 +82,15 @@ def test_defaults() -> None:
         ("http://[::1]:8000", "http", "::1", 8000, "[::1]:8000", None),
         ("https://[2001:db8::1]", "https", "2001:db8::1", 443, "[2001:db8::1]", None),
         ("  http://localhost:8000  ", "http", "localhost", 8000, "localhost:8000", None),
+        ("http://h.example:/", "http", "h.example", 80, "h.example", "http://h.example"),
+        (
+            "http://[::FFFF:127.0.0.1]:1",
+            "http",
+            "::ffff:127.0.0.1",
+            1,
+            "[::ffff:127.0.0.1]:1",
+            None,
+        ),
     ],
 )
 def test_endpoint_parse(
@@ -106,6 +114,11 @@ def test_endpoint_parse(
         ("https://:443", "no host"),
         ("http://h.example:99999", "invalid endpoint URL"),
         ("http://h.example:port", "invalid endpoint URL"),
+        ("http://h.example:-1", "invalid endpoint URL"),
+        ("http://[::1:8000", "invalid endpoint URL"),
+        ("http://[::1]8000", "invalid endpoint URL"),
+        ("http://[h.example]:80", "invalid endpoint URL"),
+        ("http://h.ex]ample", "invalid endpoint URL"),
         ("http://h.example/prefix", "path"),
         ("http://h.example/?a=1", "query"),
         ("http://h.example/#x", "fragment"),
@@ -133,7 +146,7 @@ def test_endpoint_parse_refuses_non_strings() -> None:
 
 
 def test_endpoint_is_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="frozen"):
         Endpoint.parse("http://localhost:8000").port = 1  # type: ignore[misc]
 
 

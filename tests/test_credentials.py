@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 import os
@@ -78,7 +77,7 @@ def test_credentials_repr_and_str_hide_secrets() -> None:
 
 
 def test_credentials_are_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="frozen"):
         Credentials("a", "b").secret_key = "c"  # type: ignore[misc]
 
 

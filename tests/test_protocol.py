@@ -16,7 +16,7 @@ from dynamore._protocol import Wire, error_from_response
 from dynamore._retry import RetryPolicy
 from dynamore._signing import Signer
 from dynamore._transports.base import Response
-from dynamore.codec import item_decoder
+from dynamore.codec import encode_item, item_decoder
 from dynamore.exceptions import (
     ChecksumMismatch,
     ConditionalCheckFailed,
@@ -232,6 +232,21 @@ def test_lone_surrogates_fail_before_sending() -> None:
     with pytest.raises(ValidationError, match="surrogate"):
         wire.call("PutItem", {"Item": {"a": {"S": "\udc00"}}})
     assert transport.sent == []
+
+
+def test_encode_put_writes_the_item_in_the_request_encoders_own_text() -> None:
+    wire, _, _ = make_wire([])
+    payload = {"TableName": "T", "ConditionExpression": "attribute_not_exists(PK)"}
+    item = {"PK": "é", "n": 1.5, "tags": {"a", "b"}, "m": {"l": [None, True, b"\x00"]}}
+    body = wire.encode_put(dict(payload), item)
+    assert json.loads(body) == {**payload, "Item": encode_item(item)}
+    # Byte for byte what encoding the AttributeValue dicts gives (key order aside).
+    assert len(body) == len(wire.encode({**payload, "Item": encode_item(item)}))
+    with pytest.raises(ValidationError, match="surrogate"):
+        wire.encode_put({"TableName": "T"}, {"PK": "\udc00"})
+    with pytest.raises(ValidationError) as bad:
+        wire.encode_put({"TableName": "T"}, {"PK": "a", "m": {"x": float("nan")}})
+    assert bad.value.path == "m.x"
 
 
 def test_malformed_answers_become_dynamore_errors_and_are_retried() -> None:

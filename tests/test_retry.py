@@ -3,7 +3,6 @@ retry: tests/test_classify.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import pytest
@@ -45,7 +44,7 @@ def test_backoff_is_full_jitter_exponential_and_capped() -> None:
     policy = RetryPolicy(max_attempts=20, jitter=lambda: 1.0)
     delays: dict[str, list[float]] = {THROTTLE: [], TRANSIENT: []}
     for attempt in range(1, 9):
-        state = dataclasses.replace(policy, attempt=attempt)
+        state = policy.replace(attempt=attempt)
         for kind in delays:
             delays[kind].append(state.backoff(kind))
     assert delays[THROTTLE] == [1.0, 2.0, 4.0, 8.0, 16.0, 20.0, 20.0, 20.0]
@@ -141,5 +140,5 @@ def test_invalid_settings_are_refused(kwargs: dict[str, object]) -> None:
 
 
 def test_policy_is_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="frozen"):
         RetryPolicy().attempt = 2  # type: ignore[misc]

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Literal, Optional, Protocol
-from urllib.parse import urlsplit
 
 from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -29,8 +27,12 @@ from dynamore._config import (
 from dynamore._transports.base import Response, Transport
 from dynamore.exceptions import ConfigurationError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from typing import Literal, Optional, Protocol, TypeAlias
+else:
+    Protocol = object  # typing only for the type checker (see base.Response)
 
 __all__ = [
     "AsyncTransport",
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 #: The transports :func:`make_transport` (and the Client's ``transport=``) can build by name.
-TransportKind = Literal["auto", "native", "botocore"]
+TransportKind: TypeAlias = 'Literal["auto", "native", "botocore"]'
 
 
 class AsyncTransport(Protocol):
@@ -76,6 +78,7 @@ def proxy_applies(url: str) -> bool:
         # system settings, so it must be asked).
         return False
     import urllib.request
+    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     proxies = urllib.request.getproxies()

@@ -26,9 +26,11 @@ Malformed input raises :class:`~dynamore.exceptions.TransportError`.
 
 from __future__ import annotations
 
-from typing import Union
-
 from dynamore.exceptions import TransportError, ValidationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Union
 
 __all__ = ["MAX_HEAD", "ResponseParser", "request_head"]
 

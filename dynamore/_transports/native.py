@@ -20,14 +20,12 @@ each inherited connection, so the parent's connection and TLS session carry on u
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import socket
 import ssl
 import threading
 import time
-from typing import Callable, Optional
 
 from dynamore._config import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -38,6 +36,7 @@ from dynamore._config import (
     resolve_ca_bundle,
 )
 from dynamore._log import debug
+from dynamore._observe import TTFB_SINK
 from dynamore._transports.base import (
     SOCKET_OPTIONS,
     BaseTransport,
@@ -52,6 +51,10 @@ from dynamore.exceptions import (
     TransportError,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
 __all__ = ["NativeTransport"]
 
 
@@ -64,10 +67,13 @@ def _abandon(sock: socket.socket) -> None:
     """Let go of a socket another process also holds: close our descriptor only. No shutdown
     (that would end the other process's connection), no TLS close_notify (``detach`` drops
     the TLS state without a word); the peer sees nothing while the other process keeps it."""
-    with contextlib.suppress(OSError):
+    # try/except rather than contextlib.suppress: contextlib is not on the cold path.
+    try:
         fd = sock.detach()
         if fd >= 0:
             os.close(fd)
+    except OSError:
+        pass
 
 
 def _default_ssl_context() -> tuple[ssl.SSLContext, str]:
@@ -155,8 +161,12 @@ class NativeTransport(BaseTransport):
         endpoint = self.endpoint
         if ssl_context is not None and endpoint.scheme != "https":
             raise ConfigurationError(f"ssl_context given for a plain http endpoint {url!r}")
-        self._address = (endpoint.host, endpoint.port)
-        self._host = endpoint.host
+        # The host name as bytes: a str goes through the "idna" codec in getaddrinfo and in
+        # ssl, whose import (encodings.idna, stringprep, unicodedata) cost every cold start
+        # ~0.3 MB and over a millisecond. An ASCII name is its own IDNA form.
+        host = endpoint.host
+        self._host = host.encode("ascii") if host.isascii() else host.encode("idna")
+        self._address = (self._host, endpoint.port)
         self._ssl_context: Optional[ssl.SSLContext] = None
         self._trust = "the given ssl_context"
         if endpoint.scheme == "https":
@@ -236,7 +246,10 @@ class NativeTransport(BaseTransport):
         sock, generation, reused = self._acquire()
         keep = False
         resent = False
+        # Set when Client(on_request=...) records this call: only then is the clock read.
+        sink = TTFB_SINK.get()
         try:
+            sent_at = time.perf_counter() if sink is not None else 0.0
             first = self._start(sock, data, head, body, reused)
             if not first:
                 resent = True
@@ -250,7 +263,11 @@ class NativeTransport(BaseTransport):
                     raise TransportError(
                         f"{exc} (resending after the kept-alive connection failed)"
                     ) from exc
+                if sink is not None:
+                    sent_at = time.perf_counter()
                 first = self._start(sock, data, head, body, False)
+            if sink is not None:
+                sink(time.perf_counter() - sent_at)
             parser = ResponseParser()
             if not parser.feed(first):
                 self._read_rest(sock, parser)
@@ -384,7 +401,10 @@ class NativeTransport(BaseTransport):
         """A new connection, TLS handshake done; ConnectError when there is none (nothing
         of the request has been sent then)."""
         try:
-            sock = socket.create_connection(self._address, timeout=self.connect_timeout)
+            sock = socket.create_connection(
+                self._address,  # type: ignore[arg-type]  # getaddrinfo takes bytes too
+                timeout=self.connect_timeout,
+            )
         except socket.timeout as exc:
             raise ConnectError(
                 f"cannot connect to {self.url} within {self.connect_timeout} s"

@@ -42,10 +42,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
-from dynamore._batch import DEFAULT_BATCH_ATTEMPTS, MAX_WRITE_ITEMS, key_id
+from dynamore._batch import DEFAULT_BATCH_ATTEMPTS, MAX_WRITE_ITEMS, item_key_id
 from dynamore._config import DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_KEEP, DEFAULT_LOAD_WORKERS
 from dynamore._keyschema import check_table_keys
-from dynamore.codec import encode_item_json, encode_value
+from dynamore.codec import encode_item_json
 from dynamore.exceptions import ValidationError
 from dynamore.loader._checkpoint import (
     EXISTS,
@@ -290,7 +290,7 @@ class _Reader:
                 # Straight to the wire JSON (no AttributeValue dicts): the key is read from the
                 # key attributes alone.
                 encoded = utf8(encode_item_json(item))
-                key = key_id({n: encode_value(item[n]) for n in key_names if n in item}, key_names)
+                key = item_key_id(item, key_names)
                 if key is None:
                     raise ValidationError(key_names[0], "a key attribute is missing")
             except (ValueError, TypeError, RecursionError) as exc:

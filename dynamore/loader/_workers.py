@@ -18,7 +18,7 @@ from dynamore._batch import (
     retry_rounds,
     send_writes,
 )
-from dynamore._protocol import Stats, _may_have_applied, dumps
+from dynamore._protocol import Stats, _may_have_applied, dumps, utf8
 from dynamore._retry import RetryPolicy
 from dynamore.codec import canonical_item
 from dynamore.exceptions import (
@@ -26,7 +26,6 @@ from dynamore.exceptions import (
     ServiceError,
     ServiceValidationError,
     TransportError,
-    ValidationError,
 )
 from dynamore.loader._checkpoint import EXISTS, FAILED, WRITTEN
 
@@ -41,16 +40,6 @@ MODES = (UPSERT, CREATE)
 
 _QUEUE_BATCHES = 2  # per worker: enough to keep it busy while the reader fills the next
 POLL = 0.05  # seconds between looks at the stop conditions while waiting
-
-
-def utf8(text: str) -> bytes:
-    """A request's JSON text as its body; a lone surrogate in a string is a ValidationError."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValidationError(
-            "", "strings must be valid Unicode (a lone surrogate cannot be sent)"
-        ) from exc
 
 
 def encode_json(payload: dict[str, Any]) -> bytes:
