@@ -131,9 +131,9 @@ class Entity:
     _indexes: ClassVar[dict[str, IndexSpec]] = {}  # INDEXES, parsed
     _index_keys: ClassVar[frozenset[str]] = frozenset()  # their key attributes (NPK, NSK)
     _managed: ClassVar[Managed] = NOT_MANAGED  # VERSION_ATTRIBUTE, TIMESTAMPS, TTL_ATTRIBUTE
-    _unreturned: ClassVar[frozenset[str]] = frozenset()  # index keys and the write token
+    # What strip_keys drops: the table's keys, the index keys and the write token.
+    _unreturned: ClassVar[frozenset[str]] = frozenset(("PK", "SK"))
     _shards: ClassVar[Optional[int]] = None  # PARTITION_SHARDS, checked
-    _hidden: ClassVar[tuple[str, ...]] = ("PK", "SK")  # every attribute strip_keys drops
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -192,8 +192,7 @@ class Entity:
             name for spec in cls._indexes.values() for name in (spec.partition_key, spec.sort_key)
         )
         cls._managed = managed
-        cls._unreturned = cls._index_keys | managed.hidden
-        cls._hidden = (*keys, *cls._unreturned)
+        cls._unreturned = frozenset(keys) | cls._index_keys | managed.hidden
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
@@ -339,15 +338,14 @@ class Entity:
     def strip_keys(cls, item: dict[str, Any]) -> dict[str, Any]:
         """``item`` without its key attributes, the table's and its indexes' (what the REST
         verbs return)."""
-        pk, sk = cls.pr_keys()
         unreturned = cls._unreturned
-        return {k: v for k, v in item.items() if k != pk and k != sk and k not in unreturned}
+        return {k: v for k, v in item.items() if k not in unreturned}
 
     @classmethod
     def drop_keys(cls, item: dict[str, Any]) -> dict[str, Any]:
         """:meth:`strip_keys` done on ``item`` itself, for items no one else holds (those of
         a page just read): a few removals instead of a new dict."""
-        for name in cls._hidden:
+        for name in cls._unreturned:
             item.pop(name, None)
         return item
 
