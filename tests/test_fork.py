@@ -1,7 +1,7 @@
 """Connections after ``fork``: a module-level DynamoDbProxy that has already made a request,
-then a ``multiprocessing`` pool with the fork start method. No child may use a connection the
-parent (or a sibling) opened, or answers end up with the wrong caller; and a child must not
-disturb the parent's connections either.
+then children forked from it. No child may use a connection the parent (or a sibling) opened,
+or answers end up with the wrong caller; and a child must not disturb the parent's connections
+either.
 
 Both transports are tested; the fault proxy in between (forwarding only) counts the requests
 each connection carried."""
@@ -9,14 +9,15 @@ each connection carried."""
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import json
 import os
+import select
 import signal
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pytest
@@ -34,11 +35,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fork on Wind
 PROCESSES = 4
 GETS_PER_PROCESS = 200
 
-#: The proxy the pool's children use: module-level, built (and used) before the fork, as in
+#: The proxy the children use: module-level, built (and used) before the fork, as in
 #: an application that creates it at import and later forks workers.
 PROXY: Optional[DynamoDbProxy] = None
-#: Lines the children up so that their first requests overlap (no timing is asserted).
-START: Optional[Any] = None
 
 
 def person(n: int) -> dict[str, Any]:
@@ -47,8 +46,7 @@ def person(n: int) -> dict[str, Any]:
 
 def get_many(ids: list[str]) -> list[tuple[str, str]]:
     """In a child: read each id and say which id the answer was for (or what went wrong)."""
-    assert PROXY is not None and START is not None
-    START.wait(60)
+    assert PROXY is not None
     out = []
     for ident in ids:
         try:
@@ -72,28 +70,26 @@ def fork_allowed() -> Iterator[None]:
 
 
 @pytest.mark.parametrize("kind", ["native", "botocore"])
-def test_forked_pool_gets_every_answer_for_its_own_key(
+def test_forked_children_get_every_answer_for_their_own_key(
     kind: str, ddb_endpoint: str, client: Client, table: str
 ) -> None:
-    global PROXY, START
+    global PROXY
     count = PROCESSES * GETS_PER_PROCESS
     client.batch_write(table, [Person(person(n)).data_with_identity() for n in range(count)])
     chunks = [[str(n) for n in range(p, count, PROCESSES)] for p in range(PROCESSES)]
-    context = multiprocessing.get_context("fork")
     with FaultProxy(ddb_endpoint) as proxy, Client(endpoint_url=proxy.url, transport=kind) as db:
         PROXY = DynamoDbProxy(table_name=table, client=db)
-        START = context.Barrier(PROCESSES)
         try:
             # The parent's request leaves a kept-alive connection in the pool before the fork.
             assert PROXY.get(entity_class=Person, data={"id_number": "0"}) == person(0)
-            with fork_allowed(), context.Pool(PROCESSES) as pool:
-                results = pool.map(get_many, chunks, chunksize=1)
+            ran = fork_each([lambda chunk=chunk: json.dumps(get_many(chunk)) for chunk in chunks])
             # The parent's connection survived the children, and still answers for itself.
             assert PROXY.get(entity_class=Person, data={"id_number": "1"}) == person(1)
         finally:
-            PROXY = START = None
+            PROXY = None
         per_connection = list(proxy.requests_per_connection)
-    pairs = [pair for chunk in results for pair in chunk]
+    assert [status for status, _ in ran] == [0] * PROCESSES, ran
+    pairs = [tuple(pair) for _, out in ran for pair in json.loads(out)]
     assert len(pairs) == count
     assert [(asked, got) for asked, got in pairs if asked != got] == []
     # Connection 0 is the parent's: its two gets, nothing from a child. Each child opened its
@@ -101,29 +97,64 @@ def test_forked_pool_gets_every_answer_for_its_own_key(
     assert per_connection == [2] + [GETS_PER_PROCESS] * PROCESSES
 
 
-def run_in_child(check: Any) -> int:
-    """Fork; in the child run ``check()`` (True: exit 0) and leave at once; return the child's
-    exit status. A child stuck for a minute (a deadlock) is killed and counts as failed."""
-    with fork_allowed():
-        pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 1
-        try:
-            code = 0 if check() else 1
-        except BaseException:
-            code = 2
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 60
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
+def fork_each(jobs: list[Callable[[], str]], timeout: float = 60) -> list[tuple[int, str]]:
+    """Fork one child per job and return each child's (exit status, text it returned).
+
+    The children start their jobs together, once all of them exist (so their first requests
+    overlap; no timing is asserted), and leave at once with ``os._exit``, never returning into
+    pytest. Plain ``os.fork`` rather than a ``multiprocessing`` pool: a pool's own threads and
+    locks add deadlocks of their own to a process that forks under threads. A child still
+    running after ``timeout`` seconds (a deadlock) is killed and reported with status -9."""
+    go_read, go_write = os.pipe()
+    children: list[tuple[int, int]] = []  # (pid, read end of the child's answer pipe)
+    try:
+        for job in jobs:
+            out_read, out_write = os.pipe()
+            with fork_allowed():
+                pid = os.fork()
+            if pid == 0:  # the child
+                code = 1
+                try:
+                    os.close(go_write)
+                    os.read(go_read, 1)  # end of file once the parent has forked them all
+                    answer = job().encode()
+                    while answer:
+                        answer = answer[os.write(out_write, answer) :]
+                    code = 0
+                except BaseException:
+                    code = 2
+                finally:
+                    os._exit(code)
+            os.close(out_write)
+            children.append((pid, out_read))
+    finally:
+        os.close(go_write)
+        os.close(go_read)
+    deadline = time.monotonic() + timeout
+    ran = []
+    for pid, out_read in children:
+        chunks = []
+        with os.fdopen(out_read, "rb", buffering=0) as answers:
+            while True:
+                ready, _, _ = select.select(
+                    [answers], [], [], max(0.0, deadline - time.monotonic())
+                )
+                chunk = answers.read(65536) if ready else b""
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        if not ready:
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return -1
-        time.sleep(0.01)
+        _, status = os.waitpid(pid, 0)
+        ran.append((os.waitstatus_to_exitcode(status), b"".join(chunks).decode()))
+    return ran
+
+
+def run_in_child(check: Callable[[], bool]) -> int:
+    """Fork; in the child run ``check()``; return the child's exit status: 0 when it returned
+    True, 1 when False, 2 when it raised, -9 when it was stuck for a minute (a deadlock)."""
+    status, said = fork_each([lambda: "yes" if check() else "no"])[0]
+    return 1 if status == 0 and said != "yes" else status
 
 
 def test_child_forked_while_a_thread_holds_the_pool_lock_uses_its_own_connection() -> None:
