@@ -25,10 +25,14 @@ BASELINE = "dynamore"
 
 @dataclass(frozen=True)
 class Context:
-    """What a benchmark module gets: the DynamoDB Local endpoint and the size mode."""
+    """What a benchmark module gets: the DynamoDB Local endpoint and the size mode.
+
+    ``smoke`` (the test suite's mode, with ``quick``): one round per case instead of three,
+    enough to prove a module runs and compares, not to rank anything."""
 
     endpoint: str
     quick: bool = False
+    smoke: bool = False
 
     def n(self, full: int, quick: int) -> int:
         """Pick an operation count for the current mode."""
@@ -87,7 +91,7 @@ class Suite:
     def __init__(self, module: str, ctx: Context, *, rounds: int = 7, warmup: int = 0) -> None:
         self.module = module
         self.ctx = ctx
-        self.rounds = 3 if ctx.quick else rounds
+        self.rounds = 1 if ctx.smoke else 3 if ctx.quick else rounds
         self.warmup = warmup
         self._cases: list[tuple[str, str, Callable[[], Any], int]] = []
 

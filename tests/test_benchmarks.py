@@ -16,7 +16,8 @@ from benchmarks.harness import BASELINE, Context, Result, Suite, format_table, m
 
 @pytest.mark.parametrize("name", bench_main.module_names())
 def test_module_runs_in_quick_mode(name: str, ddb_endpoint: str) -> None:
-    results = bench_main.run_module(name, Context(endpoint=ddb_endpoint, quick=True))
+    ctx = Context(endpoint=ddb_endpoint, quick=True, smoke=True)
+    results = bench_main.run_module(name, ctx)
     assert results, f"{name} measured nothing"
     cases = {r.case for r in results}
     for case in cases:
@@ -60,6 +61,15 @@ def test_suite_interleaves_and_ratio_is_peer_over_dynamore() -> None:
     peer_line = format_table(fake).splitlines()[-1]
     assert peer_line.split()[-2:] == ["8.0x", "2.0x"]
     assert [r.impl for r in results] == ["dynamore", "peer"]
+
+
+def test_smoke_mode_measures_one_round() -> None:
+    order: list[str] = []
+    suite = Suite("t", Context("http://unused", quick=True, smoke=True), warmup=1)
+    suite.add("c", "dynamore", lambda: order.append("d"), ops=1)
+    suite.add("c", "peer", lambda: order.append("p"), ops=1)
+    assert [r.rounds for r in suite.run()] == [1, 1]
+    assert order == ["d", "p", "d", "p"]  # one warm-up each, then one round
 
 
 def test_growth_charts_are_png_files_of_both_sweeps(tmp_path: Path) -> None:

@@ -245,8 +245,8 @@ class Row(Entity):
 
 
 #: Rows of the memory test, and how many of them its smaller listing reads.
-ROWS = 100_000
-FEW_ROWS = 10_000
+ROWS = 30_000
+FEW_ROWS = 3_000
 
 
 @pytest.fixture(scope="module")

@@ -239,10 +239,10 @@ def test_async_reads_of_a_sharded_type_equal_the_sync_ones(
     assert [Person.strip_keys(i) for i in lazily] == group7
 
 
-def test_fifty_thousand_loaded_items_spread_evenly_and_list_once_in_order(
+def test_twenty_thousand_loaded_items_spread_evenly_and_list_once_in_order(
     ddb_endpoint: str,
 ) -> None:
-    count = 50_000
+    count = 20_000
     with entity_table(ddb_endpoint, [Person]) as (client, name):
         db = DynamoDbProxy(table_name=name, client=client)
         report = db.load(Person, (person(i) for i in range(count)))
