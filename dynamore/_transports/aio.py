@@ -38,7 +38,7 @@ from dynamore._log import debug
 from dynamore._observe import TTFB_SINK
 from dynamore._transports.base import SOCKET_OPTIONS, BaseTransport, Response
 from dynamore._transports.http11 import ResponseParser, request_head
-from dynamore._transports.native import _default_ssl_context
+from dynamore._transports.tls import ssl_context as default_ssl_context
 from dynamore.exceptions import ConfigurationError, ConnectError, ResponseTimeout, TransportError
 
 __all__ = ["AioTransport"]
@@ -219,7 +219,7 @@ class AioTransport(BaseTransport):
         self._port = endpoint.port
         self._ssl_context: Optional[ssl.SSLContext] = None
         if endpoint.scheme == "https":
-            self._ssl_context = ssl_context or _default_ssl_context()[0]
+            self._ssl_context = ssl_context or default_ssl_context()[0]
         self._clock = clock
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._watch: Optional[AsyncIterator[None]] = None

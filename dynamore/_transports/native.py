@@ -1,4 +1,5 @@
-"""The native transport: our own keep-alive HTTP/1.1 client over ``socket``/``ssl``.
+"""The native transport: our own keep-alive HTTP/1.1 client over ``socket`` and TLS
+(:mod:`dynamore._transports.tls`, on ``_ssl`` without ``ssl.py``'s import cost).
 
 A bounded, thread-safe pool of connections; one ``sendall`` per request and, for the usual small
 DynamoDB answer, one ``recv`` and one :meth:`~dynamore._transports.http11.ResponseParser.feed`.
@@ -23,7 +24,6 @@ from __future__ import annotations
 import os
 import select
 import socket
-import ssl
 import threading
 import time
 
@@ -33,10 +33,10 @@ from dynamore._config import (
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
     positive_count,
-    resolve_ca_bundle,
 )
 from dynamore._log import debug
 from dynamore._observe import TTFB_SINK
+from dynamore._transports import tls
 from dynamore._transports.base import (
     SOCKET_OPTIONS,
     BaseTransport,
@@ -53,7 +53,8 @@ from dynamore.exceptions import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
+    import ssl
+    from typing import Any, Callable, Optional
 
 __all__ = ["NativeTransport"]
 
@@ -76,26 +77,11 @@ def _abandon(sock: socket.socket) -> None:
         pass
 
 
-def _default_ssl_context() -> tuple[ssl.SSLContext, str]:
-    """A verifying client context trusting the configured CA bundle (``AWS_CA_BUNDLE`` >
-    the profile's ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``), else the system's store; and
-    which of them it trusts, for error messages."""
-    bundle = resolve_ca_bundle()
-    if bundle is None:
-        return ssl.create_default_context(), "the system's CA store"
-    path, source = bundle
-    try:
-        if os.path.isdir(path):
-            return ssl.create_default_context(capath=path), f"{source}={path}"
-        return ssl.create_default_context(cafile=path), f"{source}={path}"
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"{source}={path!r} cannot be loaded: {exc}") from exc
-
-
 def _is_dropped(sock: socket.socket) -> bool:
     """True when an idle kept-alive socket is readable: EOF (the server closed it) or bytes
     nobody asked for. Either way it must not carry the next request."""
-    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+    pending = getattr(sock, "pending", None)  # TLS: decrypted bytes already read
+    if pending is not None and pending():
         return True
     # select() with a zero timeout works on every platform (poll() is missing on Windows).
     readable, _, _ = select.select([sock], [], [], 0)
@@ -121,7 +107,7 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytearray:
 
 
 class NativeTransport(BaseTransport):
-    """Keep-alive HTTP/1.1 over ``socket``/``ssl``, with a bounded, thread-safe pool.
+    """Keep-alive HTTP/1.1 over ``socket`` and TLS, with a bounded, thread-safe pool.
 
     At most ``max_connections`` sockets exist at once; callers beyond that wait until one is
     returned. ``https`` endpoints verify certificates and send SNI, against ``ssl_context``
@@ -167,11 +153,12 @@ class NativeTransport(BaseTransport):
         host = endpoint.host
         self._host = host.encode("ascii") if host.isascii() else host.encode("idna")
         self._address = (self._host, endpoint.port)
-        self._ssl_context: Optional[ssl.SSLContext] = None
+        # An _ssl context of ours (tls.client_context), or the caller's ssl.SSLContext.
+        self._ssl_context: Optional[Any] = None
         self._trust = "the given ssl_context"
         if endpoint.scheme == "https":
             if ssl_context is None:
-                ssl_context, self._trust = _default_ssl_context()
+                ssl_context, self._trust = tls.client_context()
             self._ssl_context = ssl_context
         self._clock = clock
         self._reset_pool()
@@ -415,16 +402,14 @@ class NativeTransport(BaseTransport):
             for option in SOCKET_OPTIONS:
                 sock.setsockopt(*option)
             if self._ssl_context is not None:
-                tls = self._ssl_context.wrap_socket(sock, server_hostname=self._host)
-                sock.close()  # detached by wrap_socket: this only drops the husk
-                sock = tls
+                sock = tls.wrap(self._ssl_context, sock, self._host)
             sock.settimeout(self.read_timeout)
         except socket.timeout as exc:
             sock.close()
             raise ConnectError(
                 f"TLS handshake with {self.url} took more than {self.connect_timeout} s"
             ) from exc
-        except ssl.SSLCertVerificationError as exc:
+        except tls.SSLCertVerificationError as exc:
             sock.close()
             raise certificate_refused(self.url, exc, self._trust) from exc
         except OSError as exc:
