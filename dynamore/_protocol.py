@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-import zlib
+
+# binascii's crc32 is zlib's, without loading the zlib module (and libz) on the cold path.
+from binascii import crc32
 from collections.abc import Callable, Mapping
 
 from dynamore._classify import TRANSIENT, classify, service_error
@@ -266,7 +268,7 @@ class WireCore:
     def parse(self, response: Response) -> dict[str, Any]:
         """The JSON object of a 200 answer; else the error it stands for, raised."""
         crc = response.headers.get("x-amz-crc32")
-        if crc is not None and (not crc.isdigit() or zlib.crc32(response.body) != int(crc)):
+        if crc is not None and (not crc.isdigit() or crc32(response.body) != int(crc)):
             raise ChecksumMismatch(
                 "the response body does not match its x-amz-crc32 header",
                 status=response.status,

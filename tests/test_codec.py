@@ -14,6 +14,9 @@ import doctest
 import http.client
 import json
 import math
+import os
+import subprocess
+import sys
 import types
 from collections.abc import Iterator
 from decimal import Decimal
@@ -39,6 +42,7 @@ from dynamore.codec import (
     item_size,
 )
 from dynamore.exceptions import DynamoreError, UnsupportedTypeError, ValidationError
+from tests.kit import ROOT
 
 MAX_N = Decimal("9.9999999999999999999999999999999999999E+125")
 
@@ -1031,3 +1035,42 @@ def test_canonical_item_tells_different_items_apart(one: Any, other: Any) -> Non
 def test_canonical_item_names_a_malformed_attribute() -> None:
     with pytest.raises(ValidationError, match="v: unknown AttributeValue type 'X'"):
         codec.canonical_item({"ok": {"S": "x"}, "v": {"X": "1"}})
+
+
+_LAZY_DECIMAL = r"""
+import sys
+from dynamore.codec import canonical_item, decode_item, encode_item, item_size
+
+wire = encode_item({"s": "x", "n": 1, "f": 2.5, "l": [b"\x00", {"k": True}], "ss": {"a"}})
+decode_item(wire)
+print("decimal" in sys.modules)
+# The first Decimal-needing call imports it, and gets Decimal's exact semantics.
+print(decode_item({"w": {"N": "0.1"}}, use_decimal=True))
+from decimal import Decimal
+
+class Money(Decimal):
+    pass
+
+print(encode_item({"d": Money("1.50"), "ns": {Decimal("1"), 2.5}})["d"])
+print(item_size({"d": Decimal("12.5")}), canonical_item({"n": {"N": "1.0"}}) == canonical_item(
+    {"n": {"N": "1"}}))
+"""
+
+
+def test_decimal_is_imported_only_by_what_needs_it() -> None:
+    # A fresh interpreter: the codec's ordinary paths never load decimal (a Lambda's cold path
+    # does without it); each path that does need it loads it and behaves as before.
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", _LAZY_DECIMAL],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "False",
+        "{'w': Decimal('0.1')}",
+        "{'N': '1.50'}",
+        "4 True",
+    ]

@@ -190,6 +190,10 @@ print(json.dumps({"item": item, "modules": sorted(sys.modules)}))
 #: itself: TLS goes through its C module, _ssl).
 NOT_ON_THE_COLD_PATH = (
     "boto3",
+    "decimal",
+    "hashlib",
+    "hmac",
+    "zlib",
     "botocore",
     "urllib3",
     "ssl",

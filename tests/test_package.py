@@ -72,9 +72,15 @@ def test_lambda_cold_path_imports_no_botocore(
 
 
 #: Modules a Lambda's first request does without: each cost peak RSS and milliseconds of
-#: every cold start (dataclasses pulls in inspect, ast, dis and tokenize).
+#: every cold start (dataclasses pulls in inspect, ast, dis and tokenize; decimal is loaded
+#: at the first Decimal; the signer calls OpenSSL's hashes through _hashlib, and crc32 comes
+#: from binascii).
 COLD_PATH_AVOIDS = (
     "boto3",
+    "decimal",
+    "hashlib",
+    "hmac",
+    "zlib",
     "botocore",
     "urllib3",
     "dataclasses",
