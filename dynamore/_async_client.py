@@ -330,6 +330,19 @@ class AsyncClient(ClientBase):
         """Any DynamoDB operation by name, with a raw wire-form payload; the raw response."""
         return await self._wire.call(operation, dict(payload))
 
+    async def prewarm(self) -> None:
+        """Pay now what the first request would (as :meth:`dynamore.Client.prewarm`):
+        credentials (looked up in a worker thread), the signing key, an open connection. The
+        connection belongs to the running event loop: prewarm in the loop that will send (an
+        application's startup), not under an ``asyncio.run`` of its own."""
+        wire = self._wire
+        credentials = wire.credentials.current() or await wire.credentials.fetch()
+        # Signing any request derives the signing key of the day and caches it in the signer.
+        wire.signer.headers("GetItem", b"{}", credentials, time.time())
+        warm = getattr(wire.transport, "prewarm", None)
+        if warm is not None:
+            await warm()
+
     def close(self) -> None:
         """Close every connection (busy ones as their requests end)."""
         self._wire.close()

@@ -143,6 +143,14 @@ class AsyncDynamoDbProxy:
         check_keys(self.table_name, await table_keys(self.client, self.table_name), entity_class)
         self._checked.add(entity_class)
 
+    async def prewarm(self, *entity_classes: EntityClass) -> None:
+        """Open the client's connection, derive its signing key and run the table check for
+        ``entity_classes`` (see :meth:`dynamore.AsyncClient.prewarm`), so that the first
+        request pays none of it."""
+        await self.client.prewarm()
+        for entity_class in entity_classes:
+            await self.ensure_table(entity_class)
+
     # -- verbs ----------------------------------------------------------------------------------
 
     async def get(self, *, entity_class: EntityClass, data: Optional[Item] = None) -> Optional[Any]:

@@ -1,6 +1,6 @@
 """What AsyncClient adds to the behaviours it shares with Client (tests/test_client.py runs
 those against both): many tasks on one bounded pool, cancellation at random points, credentials
-that never block the event loop, and one client used from successive event loops."""
+that never block the event loop, one client used from successive event loops, and prewarm."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from typing import Any, Optional, TypeVar
 
 import pytest
 
-from dynamore import AsyncClient, Credentials, Response
+from dynamore import AsyncClient, Credentials, Response, _signing
 from dynamore._async_client import AsyncCredentials
 from dynamore._credentials import CredentialProvider
+from dynamore.dynamodb_proxy import AsyncDynamoDbProxy
+from dynamore.entity import Entity
 from dynamore.exceptions import ConfigurationError, ExpiredCredentials, ResourceNotFound
+from tests.faultproxy import FaultProxy
 from tests.http_kit import FakeClock
 
 _T = TypeVar("_T")
@@ -223,3 +226,63 @@ def test_environment_credentials_are_read_at_once(monkeypatch: pytest.MonkeyPatc
     assert now is not None and now.access_key == "AKIDENV"
     assert not creds.refreshable
     assert creds.current() is now
+
+
+class Thing(Entity):
+    SCHEMA = {"title": "THING", "properties": {"id": {"type": "string"}}}
+    ID_ATTRIBUTE = "id"
+
+
+def test_after_prewarm_the_first_request_opens_no_connection_and_derives_no_key(
+    ddb_endpoint: str, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    derived: list[str] = []
+    real = _signing.signing_key
+    monkeypatch.setattr(
+        _signing, "signing_key", lambda *args: derived.append(args[1]) or real(*args)
+    )
+
+    async def main() -> None:
+        async with AsyncClient(endpoint_url=ddb_endpoint, max_connections=2) as db:
+            transport: Any = db.transport
+            assert transport.opened == 0 and not derived  # building it connects nowhere
+            await db.prewarm()
+            assert (transport.opened, transport.idle, len(derived)) == (1, 1, 1)
+            assert await db.get_item(table, key(0)) is None
+            assert (transport.opened, len(derived)) == (1, 1)  # the warm connection, the key
+            await db.prewarm()  # a pooled live connection is kept, not doubled
+            assert (transport.opened, transport.idle) == (1, 1)
+            await transport.prewarm(5)  # up to the pool's bound
+            assert (transport.opened, transport.idle) == (2, 2)
+
+    run(main())
+
+
+def test_prewarm_a_proxy_checks_the_table_and_opens_the_connection(
+    ddb_endpoint: str, table: str
+) -> None:
+    async def main(url: str) -> None:
+        async with AsyncClient(endpoint_url=url) as client:
+            db = AsyncDynamoDbProxy(table_name=table, client=client)
+            await db.prewarm(Thing)
+            assert faults.forwarded["DescribeTable"] == 1
+            opened = faults.connections
+            await db.post(entity_class=Thing, data={"id": "1"})
+            assert faults.connections == opened  # the first verb reuses the warm connection
+            assert faults.forwarded["DescribeTable"] == 1  # and checks the table no more
+            with pytest.raises(ConfigurationError, match="key"):
+                await AsyncDynamoDbProxy(table_name=table, client=client).prewarm(Other)
+
+    with FaultProxy(ddb_endpoint) as faults:
+        run(main(faults.url))
+
+
+class Other(Entity):
+    """Keys the table does not have: its check fails at prewarm, not at the first verb."""
+
+    SCHEMA = {"title": "OTHER", "properties": {"id": {"type": "string"}}}
+    ID_ATTRIBUTE = "id"
+
+    @classmethod
+    def pr_keys(cls) -> list[str]:
+        return ["pk", "sk"]

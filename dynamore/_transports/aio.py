@@ -33,6 +33,7 @@ from dynamore._config import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_IDLE_TIME,
     DEFAULT_READ_TIMEOUT,
+    positive_count,
 )
 from dynamore._log import debug
 from dynamore._observe import TTFB_SINK
@@ -335,6 +336,19 @@ class AioTransport(BaseTransport):
         finally:
             self._release(conn, generation, keep)
         return _new_tuple(Response, (parser.status, parser.headers, parser.body, resent))
+
+    async def prewarm(self, connections: int = 1) -> None:
+        """Open connections ahead of the first requests (DNS, TCP, TLS handshake), up to
+        ``connections`` idle ones in the pool, in the running event loop (connections belong
+        to one loop); pooled ones found dead are replaced."""
+        wanted = min(positive_count("connections", connections), self.max_connections)
+        held = []
+        try:
+            for _ in range(wanted):
+                held.append((await self._acquire())[:2])
+        finally:
+            for conn, generation in held:
+                self._release(conn, generation, True)
 
     async def _acquire(self) -> tuple[_Connection, int, bool]:
         """A connection for one request: an idle one (reused=True) or a new one."""
