@@ -342,20 +342,45 @@ class Reader:
         return best, count
 
 
-def drive(client: Client, steps: Generator[list[dict[str, Any]], list[Page], T]) -> T:
+class Fanout:
+    """The worker threads that send a sharded read's concurrent requests: started at the first
+    round that has several (an unsharded read never starts any), kept for every later round
+    and page of the same read, and stopped at its end (``with``), so that a listing of many
+    pages does not start and stop threads for each."""
+
+    __slots__ = ("_pool",)
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+
+    def query(self, client: Client, batch: list[dict[str, Any]]) -> list[Page]:
+        """The pages of ``batch``'s requests, in its order, sent at once."""
+        if len(batch) == 1:
+            return [client.query(**batch[0])]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # only sharded reads need it
+
+            self._pool = ThreadPoolExecutor(min(len(batch), MAX_THREADS))
+        return list(self._pool.map(lambda request: client.query(**request), batch))
+
+    def __enter__(self) -> Fanout:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def drive(
+    client: Client, steps: Generator[list[dict[str, Any]], list[Page], T], fanout: Fanout
+) -> T:
     """Run a :class:`Reader` step generator on a sync client: a list of several requests is
-    sent from worker threads at once."""
+    sent from ``fanout``'s worker threads at once."""
     try:
         batch = next(steps)
         while True:
-            if len(batch) == 1:
-                pages = [client.query(**batch[0])]
-            else:
-                from concurrent.futures import ThreadPoolExecutor  # only sharded reads need it
-
-                with ThreadPoolExecutor(min(len(batch), MAX_THREADS)) as pool:
-                    pages = list(pool.map(lambda request: client.query(**request), batch))
-            batch = steps.send(pages)
+            batch = steps.send(fanout.query(client, batch))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -395,7 +420,8 @@ def query_page(
     from, or None when the data ended. With ``partitions`` (a sharded type's, see
     :class:`Reader`), all of them, merged."""
     reader = Reader(table, query, forward=forward, start=start, partitions=partitions)
-    items = drive(client, reader.take(limit))
+    with Fanout() as fanout:
+        items = drive(client, reader.take(limit), fanout)
     return items, reader.position()
 
 
@@ -427,8 +453,9 @@ def iter_items(
     """Every raw item matching ``query``, read a page of ``page_size`` at a time, each only
     when the previous one has been consumed."""
     reader = Reader(table, query, forward=forward, partitions=partitions)
-    while not reader.ended:
-        yield from drive(client, reader.take(page_size))
+    with Fanout() as fanout:
+        while not reader.ended:
+            yield from drive(client, reader.take(page_size), fanout)
 
 
 async def iter_items_async(

@@ -8,8 +8,9 @@ import collections
 import contextlib
 import itertools
 import random
+import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -90,13 +91,22 @@ def db(seeded: tuple[Client, str]) -> DynamoDbProxy:
 
 
 @contextlib.contextmanager
-def counting_client(endpoint: str, operations: list[str]) -> Iterator[Client]:
-    """A Client that appends the name of every operation it sends to ``operations``."""
+def counting_client(
+    endpoint: str, operations: list[str], senders: Optional[set[str]] = None
+) -> Iterator[Client]:
+    """A Client that appends the name of every operation it sends to ``operations`` (and the
+    sending thread's name to ``senders``: a thread pool names each of its threads anew)."""
+
+    def record(call: Any) -> None:
+        operations.append(call.operation)
+        if senders is not None:
+            senders.add(threading.current_thread().name)
+
     with Client(
         endpoint_url=endpoint,
         region="us-east-1",
         credentials=("testing", "testing"),
-        on_request=lambda record: operations.append(record.operation),
+        on_request=record,
     ) as client:
         yield client
 
@@ -153,7 +163,9 @@ def test_iter_reads_every_shard_lazily_in_id_order(
 ) -> None:
     _, name = seeded
     operations: list[str] = []
-    with counting_client(ddb_endpoint, operations) as counted:
+    senders: set[str] = set()
+    before = set(threading.enumerate())
+    with counting_client(ddb_endpoint, operations, senders) as counted:
         db = DynamoDbProxy(table_name=name, client=counted)
         items = db.iter(entity_class=Person, where={"group": 5}, page_size=25)
         assert operations == []  # nothing is read before the first item is asked for
@@ -166,6 +178,12 @@ def test_iter_reads_every_shard_lazily_in_id_order(
         rest = list(items)
         assert len(operations) > sent
         assert page + rest == [p for p in map(person, range(SEEDED)) if p["group"] == 5]
+    # Every page of the listing was sent by one set of worker threads (not new ones per page
+    # or round; a lone request goes from this thread), all stopped once the listing ended.
+    assert (
+        len(operations) > 2 * SHARDS and len(senders - {threading.current_thread().name}) <= SHARDS
+    )
+    assert set(threading.enumerate()) <= before
 
 
 def test_index_queries_of_a_sharded_type_read_the_one_index_partition(db: DynamoDbProxy) -> None:
