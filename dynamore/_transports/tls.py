@@ -34,7 +34,13 @@ try:
     _LEAN = hasattr(_ssl, "_SSLContext") and hasattr(_ssl._SSLContext, "_wrap_socket")
 except ImportError:  # a Python built without OpenSSL: https is refused where it is asked for
     _LEAN = False
-    SSLError = SSLCertVerificationError = OSError  # type: ignore[misc,assignment]
+
+    class SSLError(OSError):  # type: ignore[no-redef]
+        """Never raised: this Python has no TLS (``except`` clauses still name it)."""
+
+    class SSLCertVerificationError(SSLError):  # type: ignore[no-redef]
+        """Never raised: this Python has no TLS."""
+
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
