@@ -175,13 +175,21 @@ def _int_text(v: int) -> str:
     return text
 
 
+#: ``decimal.Decimal`` once :func:`_decimal` has imported it, for the encoders' exact-type
+#: check (``type(v) is _Decimal``: False for every value while it is None).
+_Decimal: Any = None
+
+
 def _decimal() -> type[Decimal]:
     """``decimal.Decimal``, imported where a value may be one (the rare paths): a Decimal exists
     only once its module is imported, and a client that reads numbers as int and float never
     loads ``decimal`` (~0.4 MB of peak memory and ~2 ms of every Lambda cold start)."""
-    from decimal import Decimal
+    global _Decimal
+    if _Decimal is None:
+        from decimal import Decimal
 
-    return Decimal
+        _Decimal = Decimal
+    return _Decimal  # type: ignore[no-any-return]
 
 
 def _decimal_text(d: Decimal) -> str:
@@ -355,6 +363,8 @@ def _enc_rare(v: Any, level: int) -> tuple[AttributeValue, int]:
     t = type(v)
     if t is set or t is frozenset:
         return _enc_set(v)
+    if t is _Decimal:  # boto3's number type, common in code moving from it
+        return {"N": _decimal_text(v)}, 0
     if t is bytes:
         return {"B": _b64(v)}, len(v) // 4 + 1
     if t is tuple:
