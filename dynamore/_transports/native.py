@@ -36,7 +36,6 @@ from dynamore._config import (
 )
 from dynamore._log import debug
 from dynamore._observe import TTFB_SINK
-from dynamore._transports import tls
 from dynamore._transports.base import (
     SOCKET_OPTIONS,
     BaseTransport,
@@ -44,6 +43,7 @@ from dynamore._transports.base import (
     certificate_refused,
 )
 from dynamore._transports.http11 import ResponseParser, request_head
+from dynamore._transports.tls import SSLCertVerificationError, client_context, wrap_tls
 from dynamore.exceptions import (
     ConfigurationError,
     ConnectError,
@@ -153,12 +153,12 @@ class NativeTransport(BaseTransport):
         host = endpoint.host
         self._host = host.encode("ascii") if host.isascii() else host.encode("idna")
         self._address = (self._host, endpoint.port)
-        # An _ssl context of ours (tls.client_context), or the caller's ssl.SSLContext.
+        # An _ssl context of ours (client_context), or the caller's ssl.SSLContext.
         self._ssl_context: Optional[Any] = None
         self._trust = "the given ssl_context"
         if endpoint.scheme == "https":
             if ssl_context is None:
-                ssl_context, self._trust = tls.client_context()
+                ssl_context, self._trust = client_context()
             self._ssl_context = ssl_context
         self._clock = clock
         self._reset_pool()
@@ -402,14 +402,14 @@ class NativeTransport(BaseTransport):
             for option in SOCKET_OPTIONS:
                 sock.setsockopt(*option)
             if self._ssl_context is not None:
-                sock = tls.wrap(self._ssl_context, sock, self._host)
+                sock = wrap_tls(self._ssl_context, sock, self._host)
             sock.settimeout(self.read_timeout)
         except socket.timeout as exc:
             sock.close()
             raise ConnectError(
                 f"TLS handshake with {self.url} took more than {self.connect_timeout} s"
             ) from exc
-        except tls.SSLCertVerificationError as exc:
+        except SSLCertVerificationError as exc:
             sock.close()
             raise certificate_refused(self.url, exc, self._trust) from exc
         except OSError as exc:

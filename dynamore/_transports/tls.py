@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import ssl
     from typing import Any, Optional, Union
 
-__all__ = ["SSLCertVerificationError", "TLSSocket", "client_context", "ssl_context", "wrap"]
+__all__ = ["SSLCertVerificationError", "TLSSocket", "client_context", "ssl_context", "wrap_tls"]
 
 
 def _trust() -> tuple[Optional[str], Optional[str], str, str]:
@@ -158,7 +158,7 @@ class TLSSocket:
         return self._sock.detach()
 
 
-def wrap(context: Any, sock: socket.socket, hostname: bytes) -> Any:
+def wrap_tls(context: Any, sock: socket.socket, hostname: bytes) -> Any:
     """TLS over the connected ``sock`` for ``hostname`` (ASCII, its IDNA form), handshake
     done: a :class:`TLSSocket` for an ``_ssl`` context, an ``ssl.SSLSocket`` for an
     ``ssl.SSLContext`` (given by a caller, or where ``_ssl`` has no client API)."""
