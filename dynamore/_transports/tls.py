@@ -68,9 +68,14 @@ def _trust() -> tuple[Optional[str], Optional[str], str, str]:
 def ssl_context() -> tuple[ssl.SSLContext, str]:
     """An ``ssl.SSLContext`` verifying against the configured trust (see :func:`_trust`),
     and what it trusts."""
+    return _ssl_module_context(*_trust())
+
+
+def _ssl_module_context(
+    cafile: Optional[str], capath: Optional[str], trust: str, refusal: str
+) -> tuple[ssl.SSLContext, str]:
     import ssl
 
-    cafile, capath, trust, refusal = _trust()
     try:
         return ssl.create_default_context(cafile=cafile, capath=capath), trust
     except OSError as exc:  # ssl.SSLError included
@@ -84,7 +89,7 @@ def client_context() -> tuple[Any, str]:
     is not a file OpenSSL can read (Windows)."""
     cafile, capath, trust, refusal = _trust()
     if not _LEAN or (cafile is None and capath is None and sys.platform == "win32"):
-        return ssl_context()
+        return _ssl_module_context(cafile, capath, trust, refusal)
     # PROTOCOL_TLS_CLIENT: certificates required, host names checked; OpenSSL's and
     # CPython's default options and ciphers, as ssl.SSLContext(PROTOCOL_TLS_CLIENT) has.
     context = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
