@@ -176,6 +176,7 @@ class _Server:
     def _serve(self, sock: socket.socket) -> None:
         opened: list[socket.socket] = [sock]
         try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             # The handshake takes the descriptor over: from here on the TLS socket is the
             # one to shut down at stop().
             client = self._context.wrap_socket(sock, server_side=True)
