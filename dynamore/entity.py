@@ -63,6 +63,8 @@ LEGACY_SORT_KEY_FORMAT = "#{title}#{id}"
 #: DynamoDB's limits on key values, in UTF-8 bytes.
 MAX_PARTITION_KEY_BYTES = 2048
 MAX_SORT_KEY_BYTES = 1024
+# Strings this short are within those limits whatever their characters (4 UTF-8 bytes each).
+_PK_CHARS, _SK_CHARS = MAX_PARTITION_KEY_BYTES // 4, MAX_SORT_KEY_BYTES // 4
 
 
 class _Validators(NamedTuple):
@@ -134,6 +136,9 @@ class Entity:
     # What strip_keys drops: the table's keys, the index keys and the write token.
     _unreturned: ClassVar[frozenset[str]] = frozenset(("PK", "SK"))
     _shards: ClassVar[Optional[int]] = None  # PARTITION_SHARDS, checked
+    _keys: ClassVar[tuple[str, str]] = ("PK", "SK")  # pr_keys(), checked
+    # Every attribute data may not set: the table's keys, then the index keys.
+    _reserved: ClassVar[frozenset[str]] = frozenset(("PK", "SK"))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -193,6 +198,8 @@ class Entity:
         )
         cls._managed = managed
         cls._unreturned = frozenset(keys) | cls._index_keys | managed.hidden
+        cls._keys = (keys[0], keys[1])
+        cls._reserved = frozenset(keys) | cls._index_keys
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
@@ -225,12 +232,20 @@ class Entity:
         if not data or cls.ID_ATTRIBUTE not in data:
             raise ValidationError(cls.ID_ATTRIBUTE, "the id attribute is required")
         value = data[cls.ID_ATTRIBUTE]
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        if type(value) is str:  # the usual id: checked, and its own sort key by default
+            if not value:
+                raise ValidationError(
+                    cls.ID_ATTRIBUTE, "the id must be a non-empty string or an integer"
+                )
+            fmt = cls.SORT_KEY_FORMAT
+            sort = value if fmt == "{id}" else fmt.format(title=cls._title, id=value)
+        elif isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
             raise ValidationError(
                 cls.ID_ATTRIBUTE, "the id must be a non-empty string or an integer"
             )
-        pk, sk = cls.pr_keys()
-        sort = cls.SORT_KEY_FORMAT.format(title=cls._title, id=value)
+        else:
+            sort = cls.SORT_KEY_FORMAT.format(title=cls._title, id=value)
+        pk, sk = cls._keys
         shards = cls._shards
         if shards is None:
             return {pk: cls.partition_value(), sk: sort}
@@ -307,15 +322,15 @@ class Entity:
 
     @classmethod
     def _checked_key(cls, key: dict[str, Any]) -> dict[str, Any]:
-        pk, sk = cls.pr_keys()
+        pk, sk = cls._keys
         pk_value, sk_value = key.get(pk), key.get(sk)
         # The common case in one test: short non-empty strings (4 UTF-8 bytes per character
         # at most), no encoding needed.
         if (
             type(pk_value) is str
             and type(sk_value) is str
-            and 0 < len(pk_value) <= MAX_PARTITION_KEY_BYTES // 4
-            and 0 < len(sk_value) <= MAX_SORT_KEY_BYTES // 4
+            and 0 < len(pk_value) <= _PK_CHARS
+            and 0 < len(sk_value) <= _SK_CHARS
         ):
             return key
         _check_key_value(pk, pk_value, MAX_PARTITION_KEY_BYTES, "partition key")
@@ -327,7 +342,9 @@ class Entity:
         """Reject data that tries to set a key attribute (the table's or an index's) itself."""
         if not isinstance(data, dict):
             raise ValidationError("", f"entity data must be a dict, not {type(data).__name__}")
-        for key in cls.pr_keys():
+        if cls._reserved.isdisjoint(data):
+            return
+        for key in cls._keys:
             if key in data:
                 raise ValidationError(key, "is a key attribute set by dynamore, not by data")
         for key in cls._index_keys:

@@ -157,6 +157,12 @@ def test_custom_keys_and_dynamic_attributes() -> None:
     assert Custom.drop_keys(dict(item)) == Custom.strip_keys(item)  # custom key names too
     assert Custom.hook_overridden("add_dynamic_attributes")
     assert not Custom.hook_overridden("pre")
+    # Its own key names are the reserved ones, and only those.
+    with pytest.raises(ValidationError, match="sk"):
+        Custom.check_keys_absent({**JEANNE, "sk": "x"})
+    Custom.check_keys_absent({**JEANNE, "SK": "x"})
+    with pytest.raises(ValidationError, match="SK"):
+        Person.check_keys_absent({**JEANNE, "SK": "x"})
 
 
 def test_make_identity_needs_a_usable_id() -> None:
@@ -165,6 +171,15 @@ def test_make_identity_needs_a_usable_id() -> None:
     with pytest.raises(ValidationError, match="non-empty"):
         Person.make_identity({"id_number": ""})
     assert Person.make_identity({"id_number": 7}) == {"PK": "PERSON", "SK": "7"}
+
+    class Label(str):
+        pass
+
+    # A str subclass is an id like a str, its sort key a plain str.
+    key = Person.make_identity({"id_number": Label("12")})
+    assert key == {"PK": "PERSON", "SK": "12"} and type(key["SK"]) is str
+    with pytest.raises(ValidationError, match="non-empty"):
+        Person.make_identity({"id_number": Label("")})
 
 
 def test_validator_is_compiled_once_per_class() -> None:
