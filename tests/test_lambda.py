@@ -187,9 +187,11 @@ print(json.dumps({"item": item, "modules": sorted(sys.modules)}))
 
 #: Modules a Lambda's cold path (import, Client, GetItem over https with credentials from the
 #: environment) must not import: botocore's stack (~200 ms), and what was cut from it (ssl.py
-#: itself: TLS goes through its C module, _ssl).
+#: and socket.py themselves: TLS and TCP go through their C modules, _ssl and _socket).
 NOT_ON_THE_COLD_PATH = (
     "boto3",
+    "socket",
+    "selectors",
     "decimal",
     "hashlib",
     "hmac",

@@ -13,6 +13,7 @@ import ssl
 import struct
 import threading
 import time
+import weakref
 import zlib
 from pathlib import Path
 from typing import Optional
@@ -20,7 +21,7 @@ from typing import Optional
 import pytest
 
 from dynamore._transports.base import SOCKET_OPTIONS, Response
-from dynamore._transports.native import NativeTransport
+from dynamore._transports.native import NativeTransport, TCPSocket, open_tcp
 from dynamore.exceptions import (
     ConfigurationError,
     ConnectError,
@@ -678,3 +679,22 @@ def test_https_verifies_the_certificate_and_sends_sni(certs: dict[str, Path]) ->
             with pytest.raises(TransportError) as caught:
                 t.send(SIMPLE_HEADERS, b"{}")
             assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
+
+
+def test_open_tcp_tries_each_address_and_reports_the_last_failure() -> None:
+    """``open_tcp`` (socket.create_connection's loop on the C socket type): a listener on one
+    family is reached whichever address comes first, a closed port is the OS's refusal, and
+    the socket is weakly referable, as ``_ssl`` needs it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    with listener:
+        # localhost may resolve to ::1 first: refused there, it must go on to 127.0.0.1.
+        for host in (b"127.0.0.1", b"localhost"):
+            sock = open_tcp((host, port), 5.0)
+            try:
+                assert isinstance(sock, TCPSocket) and weakref.ref(sock)() is sock
+                assert sock.getpeername()[1] == port and sock.gettimeout() == 5.0
+            finally:
+                sock.close()
+    with pytest.raises(ConnectionRefusedError):
+        open_tcp((b"127.0.0.1", port), 5.0)  # the listener is closed now

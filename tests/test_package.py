@@ -74,9 +74,12 @@ def test_lambda_cold_path_imports_no_botocore(
 #: Modules a Lambda's first request does without: each cost peak RSS and milliseconds of
 #: every cold start (dataclasses pulls in inspect, ast, dis and tokenize; decimal is loaded
 #: at the first Decimal; the signer calls OpenSSL's hashes through _hashlib, and crc32 comes
-#: from binascii).
+#: from binascii; sockets come from the C module _socket, without socket.py's enums and
+#: selectors).
 COLD_PATH_AVOIDS = (
     "boto3",
+    "socket",
+    "selectors",
     "decimal",
     "hashlib",
     "hmac",

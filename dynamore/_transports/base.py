@@ -16,9 +16,9 @@ use for forks that skip the hook (a fork from C code).
 
 from __future__ import annotations
 
+import _socket  # the C module: socket.py is not needed here (see native's docstring)
 import abc
 import os
-import socket
 import weakref
 from collections import namedtuple
 
@@ -103,28 +103,30 @@ def _socket_options() -> tuple[tuple[int, int, int], ...]:
     # an older system: each is kept only if a probe socket accepts it (else the system's
     # default applies), so that no connection ever fails over one.
     options = [
-        (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1),
+        (_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1),
     ]
-    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)
+    idle = getattr(_socket, "TCP_KEEPIDLE", None) or getattr(_socket, "TCP_KEEPALIVE", None)
     tuning = [
         (idle, 15),
-        (getattr(socket, "TCP_KEEPINTVL", None), 5),
-        (getattr(socket, "TCP_KEEPCNT", None), 3),
+        (getattr(_socket, "TCP_KEEPINTVL", None), 5),
+        (getattr(_socket, "TCP_KEEPCNT", None), 3),
     ]
-    options += [(socket.IPPROTO_TCP, name, value) for name, value in tuning if name is not None]
+    options += [(_socket.IPPROTO_TCP, name, value) for name, value in tuning if name is not None]
     try:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        probe = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
     except OSError:
         return tuple(options)
     kept = []
-    with probe:
+    try:
         for option in options:
             try:
                 probe.setsockopt(*option)
             except OSError:
                 continue
             kept.append(option)
+    finally:
+        probe.close()
     return tuple(kept)
 
 

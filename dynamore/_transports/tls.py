@@ -44,7 +44,7 @@ except ImportError:  # a Python built without OpenSSL: https is refused where it
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
+    import _socket
     import ssl
     from typing import Any, Optional, Union
 
@@ -116,7 +116,7 @@ class TLSSocket:
 
     __slots__ = ("_sock", "_tls")
 
-    def __init__(self, context: Any, sock: socket.socket, hostname: str) -> None:
+    def __init__(self, context: Any, sock: _socket.socket, hostname: str) -> None:
         # The handshake runs within the socket's current timeout (the connect timeout).
         self._sock = sock
         self._tls = context._wrap_socket(sock, False, hostname)
@@ -163,7 +163,7 @@ class TLSSocket:
         return self._sock.detach()
 
 
-def wrap_tls(context: Any, sock: socket.socket, hostname: bytes) -> Any:
+def wrap_tls(context: Any, sock: _socket.socket, hostname: bytes) -> Any:
     """TLS over the connected ``sock`` for ``hostname`` (ASCII, its IDNA form), handshake
     done: a :class:`TLSSocket` for an ``_ssl`` context, an ``ssl.SSLSocket`` for an
     ``ssl.SSLContext`` (given by a caller, or where ``_ssl`` has no client API)."""
