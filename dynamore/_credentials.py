@@ -15,7 +15,7 @@ import math
 import os
 import threading
 import time
-import weakref
+from _weakrefset import WeakSet  # weakref.py's own source of WeakSet, without the rest of it
 from collections.abc import Mapping
 
 from dynamore._frozen import Frozen
@@ -245,7 +245,7 @@ class CredentialProvider:
 
 # Every provider of the process, so that dynamore.after_restore() can reach them all. Weak:
 # registering must not keep a client's credentials alive.
-_live: weakref.WeakSet[CredentialProvider] = weakref.WeakSet()
+_live: WeakSet[CredentialProvider] = WeakSet()
 
 
 def resolve_credentials(

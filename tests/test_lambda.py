@@ -192,6 +192,7 @@ NOT_ON_THE_COLD_PATH = (
     "boto3",
     "socket",
     "selectors",
+    "weakref",
     "decimal",
     "hashlib",
     "hmac",

@@ -75,11 +75,12 @@ def test_lambda_cold_path_imports_no_botocore(
 #: every cold start (dataclasses pulls in inspect, ast, dis and tokenize; decimal is loaded
 #: at the first Decimal; the signer calls OpenSSL's hashes through _hashlib, and crc32 comes
 #: from binascii; sockets come from the C module _socket, without socket.py's enums and
-#: selectors).
+#: selectors; WeakSet from _weakrefset, without the rest of weakref.py).
 COLD_PATH_AVOIDS = (
     "boto3",
     "socket",
     "selectors",
+    "weakref",
     "decimal",
     "hashlib",
     "hmac",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import _socket  # the C module: socket.py is not needed here (see native's docstring)
 import abc
 import os
-import weakref
+from _weakrefset import WeakSet  # weakref.py's own source of WeakSet, without the rest of it
 from collections import namedtuple
 
 from dynamore._config import (
@@ -236,7 +236,7 @@ class BaseTransport(metaclass=_Registered):
 
 # Every live transport, so that a forked child can drop what it inherited. Weak: registering
 # must not keep a transport (and its sockets) alive.
-_live: weakref.WeakSet[BaseTransport] = weakref.WeakSet()
+_live: WeakSet[BaseTransport] = WeakSet()
 
 
 def _forget_inherited_connections() -> None:
