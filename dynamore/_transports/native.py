@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     # What the pool holds: a TCP socket (http) or TLS over one (https).
     Connection = Union["TCPSocket", TLSSocket, ssl.SSLSocket]
 
-__all__ = ["NativeTransport"]
+__all__ = ["NativeTransport", "TCPSocket", "open_tcp"]
 
 
 # One recv of this size holds any ordinary DynamoDB answer (head + body) whole.
@@ -145,7 +145,7 @@ def open_tcp(address: tuple[bytes, int], timeout: Optional[float]) -> TCPSocket:
 
 
 class NativeTransport(BaseTransport):
-    """Keep-alive HTTP/1.1 over ``socket`` and TLS, with a bounded, thread-safe pool.
+    """Keep-alive HTTP/1.1 over TCP and TLS, with a bounded, thread-safe pool.
 
     At most ``max_connections`` sockets exist at once; callers beyond that wait until one is
     returned. ``https`` endpoints verify certificates and send SNI, against ``ssl_context``
