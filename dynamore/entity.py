@@ -197,9 +197,9 @@ class Entity:
             name for spec in cls._indexes.values() for name in (spec.partition_key, spec.sort_key)
         )
         cls._managed = managed
-        cls._unreturned = frozenset(keys) | cls._index_keys | managed.hidden
         cls._keys = (keys[0], keys[1])
         cls._reserved = frozenset(keys) | cls._index_keys
+        cls._unreturned = cls._reserved | managed.hidden
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Validate ``data`` against ``SCHEMA``; raise ValidationError (a ValueError) if not."""
@@ -232,19 +232,17 @@ class Entity:
         if not data or cls.ID_ATTRIBUTE not in data:
             raise ValidationError(cls.ID_ATTRIBUTE, "the id attribute is required")
         value = data[cls.ID_ATTRIBUTE]
-        if type(value) is str:  # the usual id: checked, and its own sort key by default
-            if not value:
-                raise ValidationError(
-                    cls.ID_ATTRIBUTE, "the id must be a non-empty string or an integer"
-                )
-            fmt = cls.SORT_KEY_FORMAT
-            sort = value if fmt == "{id}" else fmt.format(title=cls._title, id=value)
-        elif isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
             raise ValidationError(
                 cls.ID_ATTRIBUTE, "the id must be a non-empty string or an integer"
             )
-        else:
-            sort = cls.SORT_KEY_FORMAT.format(title=cls._title, id=value)
+        fmt = cls.SORT_KEY_FORMAT
+        # A str id under the default format is its own sort key (no format call).
+        sort = (
+            value
+            if fmt == "{id}" and type(value) is str
+            else fmt.format(title=cls._title, id=value)
+        )
         pk, sk = cls._keys
         shards = cls._shards
         if shards is None:
