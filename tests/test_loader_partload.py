@@ -63,11 +63,12 @@ def assert_loaded(
 
 
 def kill_and_resume(
-    args: list[str], env: dict[str, str], directory: Path, kills: int, parts: int = 8
+    args: list[str], env: dict[str, str], directory: Path, kills: int
 ) -> subprocess.CompletedProcess[str]:
     """Start the load, SIGKILL it at random moments ``kills`` times (resuming each time), then
     let a last ``--resume`` finish."""
     rng = random.Random(os.getpid())
+    parts = int(args[args.index("--parts") + 1])
     resume: list[str] = []
     for _ in range(kills):
         proc = subprocess.Popen(
