@@ -20,11 +20,13 @@ from dynamore.entity import Entity
 from tests import ddb_admin
 
 __all__ = [
+    "COLD_PATH_AVOIDS",
     "JEANNE",
     "PERSON_SCHEMA",
     "ROOT",
     "Person",
     "as_python",
+    "avoided",
     "entity_table",
     "leave_unprocessed",
     "stored",
@@ -32,6 +34,49 @@ __all__ = [
 
 #: The repository's root folder (subprocesses run there, with it on PYTHONPATH).
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Modules a Lambda's cold path (import, Client, first requests, credentials from the
+#: environment) does without, each a cost in peak RSS and milliseconds of every cold start:
+#: botocore's stack (~200 ms); dataclasses (it pulls in inspect, ast, dis and tokenize);
+#: decimal, loaded at the first Decimal; hashlib.py and hmac.py (the signer calls OpenSSL
+#: through _hashlib), zlib (crc32 comes from binascii); ssl.py and socket.py with its
+#: selectors (TLS and TCP go through the C modules _ssl and _socket); weakref.py (WeakSet
+#: comes from _weakrefset); and dynamore's own modules for queries, tables and loads.
+COLD_PATH_AVOIDS = (
+    "boto3",
+    "botocore",
+    "urllib3",
+    "dataclasses",
+    "inspect",
+    "typing",
+    "copy",
+    "contextlib",
+    "decimal",
+    "hashlib",
+    "hmac",
+    "zlib",
+    "ssl",
+    "socket",
+    "selectors",
+    "weakref",
+    "encodings.idna",
+    "urllib.parse",
+    "random",
+    "pathlib",
+    "datetime",
+    "dynamore._query",
+    "dynamore._where",
+    "dynamore._tables",
+    "dynamore.loader",
+)
+
+
+def avoided(modules: Iterable[str]) -> list[str]:
+    """The names in ``modules`` that the cold path avoids: one of :data:`COLD_PATH_AVOIDS`, or a
+    submodule of one."""
+    packages = tuple(name + "." for name in COLD_PATH_AVOIDS)
+    return sorted(m for m in modules if m in COLD_PATH_AVOIDS or m.startswith(packages))
+
 
 PERSON_SCHEMA: dict[str, Any] = {
     "title": "PERSON",
