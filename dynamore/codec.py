@@ -459,120 +459,136 @@ def encode_item(item: Mapping[str, Any]) -> dict[str, AttributeValue]:
 # --- encoding straight to JSON text --------------------------------------------------------------
 #
 # The same walk as above, writing the wire JSON instead of building AttributeValue dicts for
-# json.dumps to walk again: the bulk loader's hot path (measured: half the CPU of encode_item +
-# json.dumps). The fast paths mirror _enc_map and _enc_list line for line (same checks, same
-# size units, same errors); every rarer type goes through _enc_rare and _av_json. The text is
-# exactly what the client's encoder (compact separators, UTF-8) writes for encode_item's result.
+# json.dumps to walk again: the request path of put_item and the bulk loader (measured: half
+# the CPU of encode_item + json.dumps). The fast paths mirror _enc_map and _enc_list line for
+# line (same checks, same errors); every rarer type goes through _json_rare. The text is exactly
+# what the client's encoder (compact separators, UTF-8 kept) writes for encode_item's result.
+# Every container appends its pieces to one list for the whole item, joined once at the end:
+# no list, join and copy of the text per nested container.
+#
+# No size units are counted here: the text's own length bounds the item's size. Every code
+# point of a name or string is at least one character of the text and at most 4 UTF-8 bytes;
+# binary is shorter than its base64; a number (at most 21 bytes, about half a byte per digit)
+# and every per-element overhead (1 byte in a list or map, 3 per container) are written as
+# more characters than a quarter of their bytes. So size <= 4 * len(text), and only a text
+# longer than a quarter of 400 KB gets the item's exact size.
 
 
-def _json_map(m: Mapping[Any, Any], level: int) -> tuple[str, int]:
-    """(JSON text of the ``M`` body, size units) of a mapping at ``level``."""
+def _json_map(m: Mapping[Any, Any], level: int, append: Callable[[str], object]) -> None:
+    """Append the JSON text of the ``M`` body of a mapping at ``level`` (an item is level 0)."""
     if level >= MAX_DEPTH:
         raise ValidationError("", _TOO_DEEP)
     if "" in m:
         raise ValidationError("", _EMPTY_NAME)
     inner = level + 1
-    parts: list[str] = []
-    append = parts.append
-    units = 1 + 6 * len(m)
+    sep = "{"  # what goes before the next member: "{" before the first, "," after
     k: Any = None
     try:
         for k, x in m.items():
             if type(k) is not str:
                 k = _key(k)
-            units += len(k)
             t = type(x)
             if t is str:
-                append(f'{_esc(k)}:{{"S":{_esc(x)}}}')
-                units += len(x)
+                append(f'{sep}{_esc(k)}:{{"S":{_esc(x)}}}')
             elif t is int:
                 n = f"{x}" if _NEG_N38 < x < _N38 else _int_text(x)
-                append(f'{_esc(k)}:{{"N":"{n}"}}')
+                append(f'{sep}{_esc(k)}:{{"N":"{n}"}}')
             elif t is float:
                 n = (
                     repr(x)
                     if 1e-130 <= x < 1e126 or -1e126 < x <= -1e-130 or x == 0.0
                     else _float_text(x)
                 )
-                append(f'{_esc(k)}:{{"N":"{n}"}}')
+                append(f'{sep}{_esc(k)}:{{"N":"{n}"}}')
             elif t is dict:
-                body, u = _json_map(x, inner)
-                append(f'{_esc(k)}:{{"M":{body}}}')
-                units += u
+                append(f'{sep}{_esc(k)}:{{"M":')
+                _json_map(x, inner, append)
+                append("}")
             elif t is list:
-                body, u = _json_list(x, inner)
-                append(f'{_esc(k)}:{{"L":{body}}}')
-                units += u
+                append(f'{sep}{_esc(k)}:{{"L":')
+                _json_list(x, inner, append)
+                append("}")
             elif t is bool:
-                append(_esc(k) + (':{"BOOL":true}' if x else ':{"BOOL":false}'))
+                append(f'{sep}{_esc(k)}:{{"BOOL":{"true" if x else "false"}}}')
             elif x is None:
-                append(_esc(k) + ':{"NULL":true}')
+                append(f'{sep}{_esc(k)}:{{"NULL":true}}')
             else:
-                text, u = _json_rare(x, inner)
-                append(f"{_esc(k)}:{text}")
-                units += u
+                append(f"{sep}{_esc(k)}:")
+                _json_rare(x, inner, append)
+            sep = ","
     except _ERRORS as exc:
         if type(k) is not str:
             raise  # the key itself was refused: the error is about this map
         raise _prefixed(exc, k) from None
-    return "{" + ",".join(parts) + "}", units
+    append("{}" if sep == "{" else "}")
 
 
-def _json_list(seq: Any, level: int) -> tuple[str, int]:
-    """(JSON text of the ``L`` body, size units) of a list or tuple at ``level``."""
+def _json_list(seq: Any, level: int, append: Callable[[str], object]) -> None:
+    """Append the JSON text of the ``L`` body of a list or tuple at ``level``."""
     if level >= MAX_DEPTH:
         raise ValidationError("", _TOO_DEEP)
     inner = level + 1
-    parts: list[str] = []
-    append = parts.append
-    units = 1 + 6 * len(seq)
+    sep = "["
+    x: Any = None
     try:
         for x in seq:
             t = type(x)
             if t is str:
-                append(f'{{"S":{_esc(x)}}}')
-                units += len(x)
+                append(f'{sep}{{"S":{_esc(x)}}}')
             elif t is int:
-                append(f'{{"N":"{x if _NEG_N38 < x < _N38 else _int_text(x)}"}}')
+                append(f'{sep}{{"N":"{x if _NEG_N38 < x < _N38 else _int_text(x)}"}}')
             elif t is float:
                 n = (
                     repr(x)
                     if 1e-130 <= x < 1e126 or -1e126 < x <= -1e-130 or x == 0.0
                     else _float_text(x)
                 )
-                append(f'{{"N":"{n}"}}')
+                append(f'{sep}{{"N":"{n}"}}')
             elif t is dict:
-                body, u = _json_map(x, inner)
-                append(f'{{"M":{body}}}')
-                units += u
+                append(f'{sep}{{"M":')
+                _json_map(x, inner, append)
+                append("}")
             elif t is list:
-                body, u = _json_list(x, inner)
-                append(f'{{"L":{body}}}')
-                units += u
+                append(f'{sep}{{"L":')
+                _json_list(x, inner, append)
+                append("}")
             elif t is bool:
-                append('{"BOOL":true}' if x else '{"BOOL":false}')
+                append(f'{sep}{{"BOOL":{"true" if x else "false"}}}')
             elif x is None:
-                append('{"NULL":true}')
+                append(f'{sep}{{"NULL":true}}')
             else:
-                text, u = _json_rare(x, inner)
-                append(text)
-                units += u
+                append(sep)
+                _json_rare(x, inner, append)
+            sep = ","
     except _ERRORS as exc:
-        raise _prefixed(exc, f"[{len(parts)}]") from None
-    return "[" + ",".join(parts) + "]", units
+        # The first element that is x fails first: the same object encodes the same way.
+        index = next(i for i, y in enumerate(seq) if y is x)
+        raise _prefixed(exc, f"[{index}]") from None
+    append("[]" if sep == "[" else "]")
 
 
-def _json_rare(v: Any, level: int) -> tuple[str, int]:
-    """JSON text of every type the fast paths do not know: sequences and mappings through the
-    fast paths again, the rest (sets, binary, Decimal, subclasses) as _enc_rare encodes them."""
-    if isinstance(v, (list, tuple)):
-        body, units = _json_list(v, level)
-        return f'{{"L":{body}}}', units
-    if isinstance(v, Mapping):
-        body, units = _json_map(v, level)
-        return f'{{"M":{body}}}', units
-    av, units = _enc_rare(v, level)
-    return _av_json(av), units
+def _json_rare(v: Any, level: int, append: Callable[[str], object]) -> None:
+    """Append the JSON text of a type the fast paths do not know: the common exact types first
+    (an isinstance test against an ABC costs several times more), sequences and mappings
+    through the fast paths again, the rest (subclasses, bytearray, memoryview) as _enc_rare
+    encodes them."""
+    t = type(v)
+    if t is set or t is frozenset:
+        append(_av_json(_enc_set(v)[0]))
+    elif t is bytes:
+        append(f'{{"B":"{_b64(v)}"}}')  # base64 needs no escaping
+    elif t is _Decimal:
+        append(f'{{"N":"{_decimal_text(v)}"}}')
+    elif t is tuple or isinstance(v, (list, tuple)):
+        append('{"L":')
+        _json_list(v, level, append)
+        append("}")
+    elif isinstance(v, Mapping):
+        append('{"M":')
+        _json_map(v, level, append)
+        append("}")
+    else:
+        append(_av_json(_enc_rare(v, level)[0]))
 
 
 def _av_json(av: AttributeValue) -> str:
@@ -594,8 +610,10 @@ def encode_item_json(item: Mapping[str, Any]) -> str:
     """
     if type(item) is not dict and not isinstance(item, Mapping):
         raise UnsupportedTypeError("", type(item))
-    text, units = _json_map(item, 0)
-    if units > _UNITS_LIMIT:
+    parts: list[str] = []
+    _json_map(item, 0, parts.append)
+    text = "".join(parts)
+    if len(text) > _UNITS_LIMIT:
         size = item_size(item)
         if size > MAX_ITEM_BYTES:
             raise ValidationError(
