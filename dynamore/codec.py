@@ -64,6 +64,9 @@ Speed
     every rarer type goes through one fallback. Decoding looks the tag up in a table built at
     import. Paths are only built when an error travels up, never on success. The size check
     costs one cheap upper bound per item; the exact size is computed only near the limit.
+    :func:`encode_item_json` writes a map whose layout (its names, in order) it has met before
+    through a function generated for that layout, with the names' JSON as constants: the same
+    text, with no per-attribute dispatch (see "plans" in the source).
 """
 
 from __future__ import annotations
@@ -475,7 +478,19 @@ def encode_item(item: Mapping[str, Any]) -> dict[str, AttributeValue]:
 
 
 def _json_map(m: Mapping[Any, Any], level: int, append: Callable[[str], object]) -> None:
-    """Append the JSON text of the ``M`` body of a mapping at ``level`` (an item is level 0)."""
+    """Append the JSON text of the ``M`` body of a mapping at ``level`` (an item is level 0):
+    through a plan for its layout when one matches (see below), else by the walk."""
+    if type(m) is dict and 0 < len(m) <= _PLAN_NAMES and level < MAX_DEPTH:
+        layout = tuple(m)
+        plan = _PLANS.get(layout)
+        if plan is not None and plan(m, level, append):
+            return
+        _learn(layout, m)
+    _json_walk(m, level, append)
+
+
+def _json_walk(m: Mapping[Any, Any], level: int, append: Callable[[str], object]) -> None:
+    """Append the JSON text of the ``M`` body of a mapping at ``level``, value by value."""
     if level >= MAX_DEPTH:
         raise ValidationError("", _TOO_DEEP)
     if "" in m:
@@ -574,6 +589,12 @@ def _json_rare(v: Any, level: int, append: Callable[[str], object]) -> None:
     encodes them."""
     t = type(v)
     if t is set or t is frozenset:
+        if v and type(next(iter(v))) is str:
+            try:  # a string set, written at once (_esc refuses a non-str: the set is mixed)
+                append(f'{{"SS":[{",".join(map(_esc, v))}]}}')
+                return
+            except TypeError:
+                pass
         append(_av_json(_enc_set(v)[0]))
     elif t is bytes:
         append(f'{{"B":"{_b64(v)}"}}')  # base64 needs no escaping
@@ -589,6 +610,158 @@ def _json_rare(v: Any, level: int, append: Callable[[str], object]) -> None:
         append("}")
     else:
         append(_av_json(_enc_rare(v, level)[0]))
+
+
+# --- plans: the JSON of one layout, written out ----------------------------------------------
+#
+# Items of one kind have the same attribute names in the same order, and mostly the same value
+# types. Once a map's layout (its tuple of names) has been seen _PLAN_AFTER times, a function
+# is generated for it and the value types of the map at hand: every name's JSON text is a
+# constant, every value is checked for exactly that type (numbers for their range too) before
+# anything is written, and the values are formatted into one f-string, containers through the
+# walk. A map whose values fail the checks goes to the layout's earlier plan, and after the
+# first one is declined (False) and walked; a layout gets up to _PLAN_VARIANTS plans for
+# different value types (an int or a float in one attribute, say). The names reach the generated
+# code only as constants in its namespace, never as source text. The walk stays the reference:
+# every error is raised by it, and tests check that plans write the walk's exact text.
+
+_PLAN_AFTER = 2  # the first map of a layout is walked: a one-off item compiles nothing
+_PLAN_NAMES = 32  # larger maps are walked
+_PLAN_VARIANTS = 4
+_MAX_PLANS = 256  # layouts with plans; more are walked
+_MAX_SEEN = 1024  # layouts counted towards a plan; the count starts over beyond it
+_PLANS: dict[tuple[str, ...], Callable[..., bool]] = {}  # the newest variant of each layout
+_VARIANTS: dict[tuple[str, ...], int] = {}
+_SEEN: dict[tuple[str, ...], int] = {}
+#: The types a plan writes inline: (check of the value, JSON before it, f-string field, JSON
+#: after it), ``{v}`` standing for the value's variable. The checks are the walk's fast paths.
+_INLINE: dict[type, tuple[str, str, str, str]] = {
+    str: ("type({v}) is str", '{"S":', "_esc({v})", "}"),
+    int: ("type({v}) is int and _LO < {v} < _HI", '{"N":"', "{v}", '"}'),
+    float: (
+        "type({v}) is float and (1e-130 <= {v} < 1e126 or -1e126 < {v} <= -1e-130 or {v} == 0.0)",
+        '{"N":"',
+        "{v}!r",
+        '"}',
+    ),
+    bool: ("type({v}) is bool", '{"BOOL":', "_TRUE if {v} else _FALSE", "}"),
+}
+
+
+def _decline(m: dict[str, Any], level: int, append: Callable[[str], object]) -> bool:
+    """What the first plan of a layout falls back to when a map fails its checks."""
+    return False
+
+
+def _learn(layout: tuple[str, ...], m: dict[str, Any]) -> None:
+    """Count a map no plan wrote; at the _PLAN_AFTER-th of its layout, add a plan for it
+    (which tries the layout's earlier plan when a map fails its own checks)."""
+    variants = _VARIANTS.get(layout, 0)
+    if variants >= _PLAN_VARIANTS or (not variants and len(_PLANS) >= _MAX_PLANS):
+        return
+    seen = _SEEN.get(layout, 0) + 1
+    if seen < _PLAN_AFTER:
+        if len(_SEEN) >= _MAX_SEEN:
+            _SEEN.clear()
+        _SEEN[layout] = seen
+        return
+    _SEEN.pop(layout, None)
+    plan = _make_plan(m, _PLANS.get(layout, _decline))
+    if plan is None:  # names no plan writes: stop counting them
+        _PLANS[layout] = _decline
+        _VARIANTS[layout] = _PLAN_VARIANTS
+    else:
+        _PLANS[layout] = plan
+        _VARIANTS[layout] = variants + 1
+
+
+def _make_plan(m: dict[str, Any], earlier: Callable[..., bool]) -> Optional[Callable[..., bool]]:
+    """A function that writes maps of ``m``'s layout and value types as the walk does and
+    hands any other map to ``earlier``; None when a name is not a plain non-empty ``str`` (the
+    walk handles and refuses those)."""
+    namespace: dict[str, Any] = {
+        "_earlier": earlier,
+        "_esc": _esc,
+        "_json_map": _json_map,
+        "_json_list": _json_list,
+        "_json_rare": _json_rare,
+        "_ERRORS": _ERRORS,
+        "_prefixed": _prefixed,
+        "_LO": _NEG_N38,
+        "_HI": _N38,
+        "_TRUE": "true",
+        "_FALSE": "false",
+    }
+    checks: list[str] = []  # one per value, all passed before anything is written
+    lines: list[str] = []  # the statements that write
+    fields: list[str] = []  # the f-string fields of the next append
+    literal = ""  # JSON text not yet in a field
+
+    def place_literal() -> None:
+        nonlocal literal
+        name = f"K{len(namespace)}"
+        namespace[name] = literal  # text (and names) only ever as constants
+        fields.append(name)
+        literal = ""
+
+    def write() -> None:
+        if literal:
+            place_literal()
+        if len(fields) == 1:
+            lines.append(f"        append({fields[0]})")
+        elif fields:
+            lines.append(f'        append(f"{"".join(f"{{{x}}}" for x in fields)}")')
+        fields.clear()
+
+    for i, (k, x) in enumerate(m.items()):
+        if type(k) is not str or not k:
+            return None
+        v = f"v{i}"
+        literal += ("{" if i == 0 else ",") + _esc(k) + ":"
+        t = type(x)
+        inline = _INLINE.get(t)
+        if inline is not None:
+            check, before, field, after = inline
+            checks.append(check.format(v=v))
+            literal += before
+            place_literal()
+            fields.append(field.format(v=v))
+            literal = after
+        elif x is None:
+            checks.append(f"{v} is None")
+            literal += '{"NULL":true}'
+        else:  # a container, or a rarer type: the walk's functions write it
+            if t is dict or t is list:
+                checks.append(f"type({v}) is {t.__name__}")
+                literal += '{"M":' if t is dict else '{"L":'
+                call = f"_json_{'map' if t is dict else 'list'}({v}, inner, append)"
+            else:
+                namespace[f"T{i}"] = t
+                checks.append(f"type({v}) is T{i}")
+                call = f"_json_rare({v}, inner, append)"
+            write()
+            namespace[f"N{i}"] = k
+            lines += [f"        at = N{i}", f"        {call}"]  # at: the name an error gets
+            if t is dict or t is list:
+                literal = "}"
+    literal += "}"
+    write()
+    source = "\n".join(
+        [
+            "def plan(m, level, append):",
+            f"    {', '.join(f'v{i}' for i in range(len(m)))}, = m.values()",
+            f"    if not ({' and '.join(checks)}):",
+            "        return _earlier(m, level, append)",
+            "    inner = level + 1",
+            "    try:",  # only the walk's functions can raise: the checks passed
+            *lines,
+            "    except _ERRORS as exc:",
+            "        raise _prefixed(exc, at) from None",
+            "    return True",
+        ]
+    )
+    exec(compile(source, "<dynamore.codec plan>", "exec"), namespace)  # noqa: S102 - see above
+    return namespace["plan"]  # type: ignore[no-any-return]
 
 
 def _av_json(av: AttributeValue) -> str:

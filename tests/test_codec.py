@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import datetime
 import doctest
 import http.client
@@ -17,6 +18,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from decimal import Decimal
@@ -420,9 +422,23 @@ def test_size_bound_is_an_upper_bound(item: dict[str, Any]) -> None:
 # --- encode_item_json: the same walk, written as JSON text ----------------------------------------
 
 
+@contextlib.contextmanager
+def fresh_plans() -> Iterator[None]:
+    """encode_item_json with no plan made yet (and the process's own plans back afterwards)."""
+    saved = codec._PLANS, codec._VARIANTS, codec._SEEN
+    codec._PLANS, codec._VARIANTS, codec._SEEN = {}, {}, {}
+    try:
+        yield
+    finally:
+        codec._PLANS, codec._VARIANTS, codec._SEEN = saved
+
+
 def assert_json_text_agrees(item: dict[str, Any]) -> None:
-    """encode_item_json writes exactly the client's JSON of encode_item's result."""
-    assert encode_item_json(item) == wire_dumps(encode_item(item))
+    """encode_item_json writes exactly the client's JSON of encode_item's result: walked the
+    first time, by the plans made for its maps' layouts the next times."""
+    expected = wire_dumps(encode_item(item))
+    with fresh_plans():
+        assert [encode_item_json(item) for _ in range(3)] == [expected] * 3
 
 
 @given(items)
@@ -442,6 +458,144 @@ def test_json_text_of_every_type_and_edge_case() -> None:
     item["escapes"] = {'q"\\\n\t\x00\x7f': 'q"\\\n\t\x00\x7f\u2028é😀'}
     assert_json_text_agrees(item)
     assert json.loads(encode_item_json(item)) == json_trip(encode_item(item))
+
+
+# --- encode_item_json's plans: the walk's text and errors, made only for repeated layouts ------
+
+
+def expected_json(item: dict[str, Any]) -> str:
+    return wire_dumps(encode_item(item))
+
+
+def test_one_item_makes_no_plan_and_the_second_one_does() -> None:
+    item = {"id": "a", "meta": {"n": 1, "tags": ["x", {"deep": True}]}, "rows": [{"i": 1}]}
+    with fresh_plans():
+        encode_item_json(item)
+        assert codec._PLANS == {}  # a Lambda writing one item compiles nothing
+        assert encode_item_json(item) == expected_json(item)
+        assert set(codec._PLANS) == {("id", "meta", "rows"), ("n", "tags"), ("deep",), ("i",)}
+        assert encode_item_json(item) == expected_json(item)
+
+
+ONE_ATTRIBUTE = [1, 2.5, "x", None, True, b"b", {"a"}, Decimal("1.5"), [1], {"m": 1}, (1,)]
+ONE_ATTRIBUTE += [10**40, -1e-200, "", Kind.USER, Color.RED, collections.OrderedDict(o=1)]
+
+
+def test_a_layout_gets_a_few_plans_for_its_value_types() -> None:
+    with fresh_plans():
+        for value in ONE_ATTRIBUTE * 2:  # the second round meets every plan made in the first
+            item = {"n": value, "s": "same"}
+            for _ in range(3):
+                if value == -1e-200:  # no plan takes it: the walk refuses it
+                    with pytest.raises(ValidationError, match="n: nonzero number magnitude"):
+                        encode_item_json(item)
+                else:
+                    assert encode_item_json(item) == expected_json(item), value
+        assert codec._VARIANTS[("n", "s")] == codec._PLAN_VARIANTS
+
+
+def test_errors_through_a_plan_are_the_walks() -> None:
+    good = {"a": {"x": 1.5, "l": [1]}, "b": 1}
+    bad: list[tuple[dict[str, Any], str, str]] = [
+        ({"a": {"x": math.nan, "l": [1]}, "b": 1}, "a.x", "NaN"),
+        ({"a": {"x": 1.5, "l": [1]}, "b": 10**40 + 1}, "b", "38 significant"),
+        ({"a": {"x": 1.5, "l": [1, [1j]]}, "b": 1}, "a.l[1][0]", "complex"),
+        ({"a": {"x": 1.5, "l": [set()]}, "b": 1}, "a.l[0]", "empty set"),
+        ({"a": {"x": math.inf, "l": [1j]}, "b": 1}, "a.x", "infinity"),  # the first in order
+    ]
+    with fresh_plans():
+        for _ in range(3):
+            assert encode_item_json(good) == expected_json(good)
+        assert ("a", "b") in codec._PLANS and ("x", "l") in codec._PLANS
+        for item, path, rule in bad:
+            for _ in range(3):
+                with pytest.raises(DynamoreError) as info:
+                    encode_item_json(item)
+                assert info.value.path == path  # type: ignore[attr-defined]
+                assert rule in str(info.value)
+
+
+HOSTILE_NAMES = ['"', "\\", "{K1}", "}", "{", "\n", "\x00", "é", "\U0001f600", "a b", "N0", "_esc"]
+HOSTILE_NAMES += ["__import__('os').system('false')", '"); raise SystemExit("', "v0", "at", "m"]
+
+
+def test_names_are_data_in_a_plan_never_code() -> None:
+    item = {name: [i, {name: name}] for i, name in enumerate(HOSTILE_NAMES)}
+    with fresh_plans():
+        assert [encode_item_json(item) for _ in range(3)] == [expected_json(item)] * 3
+        plan = codec._PLANS[tuple(HOSTILE_NAMES)]
+        code = plan.__code__
+        assert all(name.isidentifier() for name in code.co_names)
+        assert not set(HOSTILE_NAMES) & {c for c in code.co_consts if isinstance(c, str)}
+
+
+def test_plans_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec, "_MAX_PLANS", 2)
+    monkeypatch.setattr(codec, "_MAX_SEEN", 3)
+    items = [{f"k{i}": i, "v": "x"} for i in range(6)]
+    with fresh_plans():
+        for _ in range(3):  # round robin: the count starts over before any layout is seen twice
+            for item in items:
+                assert encode_item_json(item) == expected_json(item)
+                assert len(codec._SEEN) <= 3
+        assert codec._PLANS == {}
+        for item in items:
+            for _ in range(3):
+                assert encode_item_json(item) == expected_json(item)
+        assert list(codec._PLANS) == [tuple(item) for item in items[:2]]  # the others walk
+
+
+class Name(str):
+    """A str subclass as a map key: written as its plain value."""
+
+
+def test_what_plans_leave_to_the_walk() -> None:
+    wide = {f"k{i}": i for i in range(codec._PLAN_NAMES + 1)}
+    others = [
+        collections.OrderedDict(a=1, b="x"),
+        types.MappingProxyType({"a": 1, "b": "x"}),
+        {"m": wide},
+        {Name("a"): 1, Name("b"): "x"},  # no plan for such names...
+    ]
+    with fresh_plans():
+        for item in others:
+            for _ in range(3):
+                assert encode_item_json(item) == expected_json(item)
+        assert set(codec._PLANS) == {("m",), ("a", "b")}  # none for the wide map
+        assert codec._PLANS["a", "b"] is codec._decline  # ...and no more tries for such names
+    with fresh_plans():
+        for _ in range(3):
+            encode_item_json({"a": 1, "b": "x"})
+        # ...but the plan of plain names that are equal writes them the same
+        assert encode_item_json(others[3]) == expected_json(others[3])
+
+
+def test_plans_are_made_and_used_by_many_threads_at_once() -> None:
+    layouts = [("id", "n"), ("id", "n", "m"), ("x",), ("id", "tags", "when")]
+    values: list[Any] = [1, 2.5, "s", None, True, [1, "a"], {"k": 1}, {"a", "b"}, b"\x01"]
+    items = [
+        {name: values[(i * 7 + j * 3) % len(values)] for j, name in enumerate(layout)}
+        for i in range(40)
+        for layout in layouts
+    ]
+    expected = [expected_json(item) for item in items]
+    failures: list[int] = []
+
+    def encode_all(offset: int) -> None:
+        for n in range(5):
+            for i in range(len(items)):
+                k = (i + offset * 13 + n) % len(items)
+                if encode_item_json(items[k]) != expected[k]:
+                    failures.append(k)
+
+    with fresh_plans():
+        threads = [threading.Thread(target=encode_all, args=(t,)) for t in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert set(codec._PLANS) >= set(layouts)
 
 
 # --- boto3 as an oracle ---------------------------------------------------------------------------
@@ -679,15 +833,17 @@ ENCODERS = pytest.mark.parametrize("encode", [encode_item, encode_item_json])
 def test_rejected(
     encode: Any, item: dict[str, Any], error: type[Exception], path: str, rule: str
 ) -> None:
-    with pytest.raises(error) as info:
-        encode(item)
-    exc = info.value
-    assert isinstance(exc, DynamoreError)
-    assert isinstance(exc, ValueError if error is ValidationError else TypeError)
-    assert exc.path == path  # type: ignore[attr-defined]
-    assert rule in str(exc)
-    if path:
-        assert str(exc).startswith(f"{path}: ")
+    with fresh_plans():
+        for _ in range(3):  # encode_item_json: walked, then through plans made on the way
+            with pytest.raises(error) as info:
+                encode(item)
+            exc = info.value
+            assert isinstance(exc, DynamoreError)
+            assert isinstance(exc, ValueError if error is ValidationError else TypeError)
+            assert exc.path == path  # type: ignore[attr-defined]
+            assert rule in str(exc)
+            if path:
+                assert str(exc).startswith(f"{path}: ")
 
 
 @ENCODERS
