@@ -634,7 +634,8 @@ _PLANS: dict[tuple[str, ...], Callable[..., bool]] = {}  # the newest variant of
 _VARIANTS: dict[tuple[str, ...], int] = {}
 _SEEN: dict[tuple[str, ...], int] = {}
 #: The types a plan writes inline: (check of the value, JSON before it, f-string field, JSON
-#: after it), ``{v}`` standing for the value's variable. The checks are the walk's fast paths.
+#: after it), ``{v}`` standing for the value's variable. The checks are the walk's fast paths;
+#: no field can raise (a value that could fail, such as a set, goes through the walk's code).
 _INLINE: dict[type, tuple[str, str, str, str]] = {
     str: ("type({v}) is str", '{"S":', "_esc({v})", "}"),
     int: ("type({v}) is int and _LO < {v} < _HI", '{"N":"', "{v}", '"}'),
@@ -645,6 +646,7 @@ _INLINE: dict[type, tuple[str, str, str, str]] = {
         '"}',
     ),
     bool: ("type({v}) is bool", '{"BOOL":', "_TRUE if {v} else _FALSE", "}"),
+    bytes: ("type({v}) is bytes", '{"B":"', "_b64({v})", '"}'),  # base64 needs no escaping
 }
 
 
@@ -682,6 +684,7 @@ def _make_plan(m: dict[str, Any], earlier: Callable[..., bool]) -> Optional[Call
     namespace: dict[str, Any] = {
         "_earlier": earlier,
         "_esc": _esc,
+        "_b64": _b64,
         "_json_map": _json_map,
         "_json_list": _json_list,
         "_json_rare": _json_rare,
