@@ -789,7 +789,7 @@ def encode_item_json(item: Mapping[str, Any]) -> str:
     parts: list[str] = []
     _json_map(item, 0, parts.append)
     text = "".join(parts)
-    if len(text) > _UNITS_LIMIT:
+    if len(text) > _UNITS_LIMIT:  # a character bounds 4 bytes, as a unit does (see above)
         size = item_size(item)
         if size > MAX_ITEM_BYTES:
             raise ValidationError(
