@@ -479,13 +479,21 @@ def encode_item(item: Mapping[str, Any]) -> dict[str, AttributeValue]:
 
 def _json_map(m: Mapping[Any, Any], level: int, append: Callable[[str], object]) -> None:
     """Append the JSON text of the ``M`` body of a mapping at ``level`` (an item is level 0):
-    through a plan for its layout when one matches (see below), else by the walk."""
-    if type(m) is dict and 0 < len(m) <= _PLAN_NAMES and level < MAX_DEPTH:
-        layout = tuple(m)
-        plan = _PLANS.get(layout)
-        if plan is not None and plan(m, level, append):
-            return
-        _learn(layout, m)
+    through a plan for its layout when one matches (see below), else by the walk. The walk,
+    the list walk and the plans write this lookup out for the exact dicts they meet: a call
+    per map costs more than the lookup."""
+    if type(m) is dict:
+        plan = _PLANS.get(tuple(m))
+        if plan is None or not plan(m, level, append):
+            _json_unplanned(m, level, append)
+    else:
+        _json_walk(m, level, append)
+
+
+def _json_unplanned(m: dict[Any, Any], level: int, append: Callable[[str], object]) -> None:
+    """Append the JSON text of an exact dict no plan wrote, counting it towards a plan."""
+    if 0 < len(m) <= _PLAN_NAMES and level < MAX_DEPTH:
+        _learn(tuple(m), m)
     _json_walk(m, level, append)
 
 
@@ -517,7 +525,9 @@ def _json_walk(m: Mapping[Any, Any], level: int, append: Callable[[str], object]
                 append(f'{sep}{_esc(k)}:{{"N":"{n}"}}')
             elif t is dict:
                 append(f'{sep}{_esc(k)}:{{"M":')
-                _json_map(x, inner, append)
+                plan = _PLANS.get(tuple(x))
+                if plan is None or not plan(x, inner, append):
+                    _json_unplanned(x, inner, append)
                 append("}")
             elif t is list:
                 append(f'{sep}{_esc(k)}:{{"L":')
@@ -561,7 +571,9 @@ def _json_list(seq: Any, level: int, append: Callable[[str], object]) -> None:
                 append(f'{sep}{{"N":"{n}"}}')
             elif t is dict:
                 append(f'{sep}{{"M":')
-                _json_map(x, inner, append)
+                plan = _PLANS.get(tuple(x))
+                if plan is None or not plan(x, inner, append):
+                    _json_unplanned(x, inner, append)
                 append("}")
             elif t is list:
                 append(f'{sep}{{"L":')
@@ -619,8 +631,9 @@ def _json_rare(v: Any, level: int, append: Callable[[str], object]) -> None:
 # is generated for it and the value types of the map at hand: every name's JSON text is a
 # constant, every value is checked for exactly that type (numbers for their range too) before
 # anything is written, and the values are formatted into one f-string, containers through the
-# walk. A map whose values fail the checks goes to the layout's earlier plan, and after the
-# first one is declined (False) and walked; a layout gets up to _PLAN_VARIANTS plans for
+# walk (a map through its own layout's plan, looked up in place). A map past the depth limit,
+# or whose values fail the checks, goes to the layout's earlier plan, and after the first one
+# is declined (False) and walked; a layout gets up to _PLAN_VARIANTS plans for
 # different value types (an int or a float in one attribute, say). The names reach the generated
 # code only as constants in its namespace, never as source text. The walk stays the reference:
 # every error is raised by it, and tests check that plans write the walk's exact text.
@@ -685,7 +698,9 @@ def _make_plan(m: dict[str, Any], earlier: Callable[..., bool]) -> Optional[Call
         "_earlier": earlier,
         "_esc": _esc,
         "_b64": _b64,
-        "_json_map": _json_map,
+        "_json_unplanned": _json_unplanned,
+        "_PLANS": _PLANS,
+        "_DEEP": MAX_DEPTH,
         "_json_list": _json_list,
         "_json_rare": _json_rare,
         "_ERRORS": _ERRORS,
@@ -734,10 +749,18 @@ def _make_plan(m: dict[str, Any], earlier: Callable[..., bool]) -> Optional[Call
             checks.append(f"{v} is None")
             literal += '{"NULL":true}'
         else:  # a container, or a rarer type: the walk's functions write it
-            if t is dict or t is list:
-                checks.append(f"type({v}) is {t.__name__}")
-                literal += '{"M":' if t is dict else '{"L":'
-                call = f"_json_{'map' if t is dict else 'list'}({v}, inner, append)"
+            if t is dict:
+                checks.append(f"type({v}) is dict")
+                literal += '{"M":'
+                call = (
+                    f"p = _PLANS.get(tuple({v}))\n"
+                    f"        if p is None or not p({v}, inner, append):\n"
+                    f"            _json_unplanned({v}, inner, append)"
+                )
+            elif t is list:
+                checks.append(f"type({v}) is list")
+                literal += '{"L":'
+                call = f"_json_list({v}, inner, append)"
             else:
                 namespace[f"T{i}"] = t
                 checks.append(f"type({v}) is T{i}")
@@ -753,7 +776,7 @@ def _make_plan(m: dict[str, Any], earlier: Callable[..., bool]) -> Optional[Call
         [
             "def plan(m, level, append):",
             f"    {', '.join(f'v{i}' for i in range(len(m)))}, = m.values()",
-            f"    if not ({' and '.join(checks)}):",
+            f"    if not (level < _DEEP and {' and '.join(checks)}):",
             "        return _earlier(m, level, append)",
             "    inner = level + 1",
             "    try:",  # only the walk's functions can raise: the checks passed

@@ -515,6 +515,23 @@ def test_errors_through_a_plan_are_the_walks() -> None:
                 assert rule in str(info.value)
 
 
+def test_a_plan_writes_no_map_past_the_depth_limit() -> None:
+    # the walk never learns a map past the limit, so a plan can only come from a shallow one
+    too_deep = {"d": deep(MAX_DEPTH, kind="M")}  # the map holding "x" sits at level 32
+    in_a_list = {"d": deep(MAX_DEPTH - 1, {"a": "x"})}  # the same, as a list's element
+    with fresh_plans():
+        for _ in range(3):
+            assert encode_item_json({"a": "x"}) == expected_json({"a": "x"})
+            assert encode_item_json({"a": {"a": 1}}) == expected_json({"a": {"a": 1}})
+        for item, path in [(too_deep, "d" + ".a" * 31), (in_a_list, "d" + "[0]" * 31)]:
+            for _ in range(3):
+                with pytest.raises(ValidationError, match="deeper") as info:
+                    encode_item_json(item)
+                assert info.value.path == path
+        deepest = {"d": deep(MAX_DEPTH - 1, kind="M")}  # one level less: written by the plans
+        assert encode_item_json(deepest) == expected_json(deepest)
+
+
 HOSTILE_NAMES = ['"', "\\", "{K1}", "}", "{", "\n", "\x00", "é", "\U0001f600", "a b", "N0", "_esc"]
 HOSTILE_NAMES += ["__import__('os').system('false')", '"); raise SystemExit("', "v0", "at", "m"]
 
