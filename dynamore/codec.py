@@ -483,17 +483,21 @@ def _json_map(m: Mapping[Any, Any], level: int, append: Callable[[str], object])
     the list walk and the plans write this lookup out for the exact dicts they meet: a call
     per map costs more than the lookup."""
     if type(m) is dict:
-        plan = _PLANS.get(tuple(m))
+        layout = tuple(m)
+        plan = _PLANS.get(layout)
         if plan is None or not plan(m, level, append):
-            _json_unplanned(m, level, append)
+            _json_unplanned(m, layout, level, append)
     else:
         _json_walk(m, level, append)
 
 
-def _json_unplanned(m: dict[Any, Any], level: int, append: Callable[[str], object]) -> None:
-    """Append the JSON text of an exact dict no plan wrote, counting it towards a plan."""
-    if 0 < len(m) <= _PLAN_NAMES and level < MAX_DEPTH:
-        _learn(tuple(m), m)
+def _json_unplanned(
+    m: dict[Any, Any], layout: tuple[Any, ...], level: int, append: Callable[[str], object]
+) -> None:
+    """Append the JSON text of an exact dict no plan wrote (``layout``: its names, as looked
+    up), counting it towards a plan."""
+    if 0 < len(layout) <= _PLAN_NAMES and level < MAX_DEPTH:
+        _learn(layout, m)
     _json_walk(m, level, append)
 
 
@@ -525,9 +529,10 @@ def _json_walk(m: Mapping[Any, Any], level: int, append: Callable[[str], object]
                 append(f'{sep}{_esc(k)}:{{"N":"{n}"}}')
             elif t is dict:
                 append(f'{sep}{_esc(k)}:{{"M":')
-                plan = _PLANS.get(tuple(x))
+                layout = tuple(x)
+                plan = _PLANS.get(layout)
                 if plan is None or not plan(x, inner, append):
-                    _json_unplanned(x, inner, append)
+                    _json_unplanned(x, layout, inner, append)
                 append("}")
             elif t is list:
                 append(f'{sep}{_esc(k)}:{{"L":')
@@ -571,9 +576,10 @@ def _json_list(seq: Any, level: int, append: Callable[[str], object]) -> None:
                 append(f'{sep}{{"N":"{n}"}}')
             elif t is dict:
                 append(f'{sep}{{"M":')
-                plan = _PLANS.get(tuple(x))
+                layout = tuple(x)
+                plan = _PLANS.get(layout)
                 if plan is None or not plan(x, inner, append):
-                    _json_unplanned(x, inner, append)
+                    _json_unplanned(x, layout, inner, append)
                 append("}")
             elif t is list:
                 append(f'{sep}{{"L":')
@@ -753,9 +759,10 @@ def _make_plan(m: dict[str, Any], earlier: Callable[..., bool]) -> Optional[Call
                 checks.append(f"type({v}) is dict")
                 literal += '{"M":'
                 call = (
-                    f"p = _PLANS.get(tuple({v}))\n"
+                    f"layout = tuple({v})\n"
+                    "        p = _PLANS.get(layout)\n"
                     f"        if p is None or not p({v}, inner, append):\n"
-                    f"            _json_unplanned({v}, inner, append)"
+                    f"            _json_unplanned({v}, layout, inner, append)"
                 )
             elif t is list:
                 checks.append(f"type({v}) is list")
